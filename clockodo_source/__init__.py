@@ -1,0 +1,74 @@
+"""A dlt source for the Clockodo time tracking API.
+
+`clockodo_source()` reads credentials and options from dlt config (`[sources.clockodo]` in
+`.dlt/config.toml` / `secrets.toml`, or `SOURCES__CLOCKODO__<NAME>` env vars).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from clockodo_source.client import ClientSettings, ClockodoClient
+from clockodo_source.options import SourceOptions
+from clockodo_source.resources import build_resources
+from clockodo_source.settings import DEFAULT_BASE_URL, DEFAULT_FUTURE_DAYS, DEFAULT_LOOKBACK_DAYS
+
+__all__ = ["clockodo_source"]
+
+
+@dlt.source(name="clockodo")
+def clockodo_source(
+    api_user: str = dlt.secrets.value,
+    api_key: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    external_application: str | None = None,
+    start_date: str = "2000-01-01",
+    end_date: str | None = None,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    future_days: int = DEFAULT_FUTURE_DAYS,
+    window: str = "month",
+    full: bool = False,
+    enhanced_list: bool = True,
+    concurrency: int = 4,
+    max_attempts: int = 6,
+    backoff_seconds: float = 1.0,
+    retry_after_floor_seconds: float = 1.0,
+    timeout_seconds: float = 60.0,
+    rate_budgets: Sequence[Sequence[float]] | None = None,
+) -> list[DltResource]:
+    """Every Clockodo entity as a table.
+
+    `full=True` re-reads the whole history from `start_date` (what `reconcile` does);
+    `end_date` reads the fixed window `[start_date, end_date)` without moving incremental state;
+    `enhanced_list=False` drops entry texts, names and revenue to escape the 300 requests per
+    15 minutes budget Clockodo puts on enhanced entry lists.
+    """
+    options = SourceOptions.validate(
+        api_user=api_user,
+        api_key=api_key,
+        base_url=base_url,
+        external_application=external_application,
+        start_date=start_date,
+        end_date=end_date,
+        lookback_days=lookback_days,
+        future_days=future_days,
+        window=window,
+        full=full,
+        concurrency=concurrency,
+        rate_budgets=rate_budgets,
+    )
+    settings = ClientSettings(
+        timeout_seconds=timeout_seconds,
+        max_attempts=max_attempts,
+        backoff_seconds=backoff_seconds,
+        retry_after_floor_seconds=retry_after_floor_seconds,
+        concurrency=concurrency,
+        budgets=options.budgets,
+    )
+    client = ClockodoClient(
+        options.base_url, api_user, api_key, options.external_application, settings
+    )
+    return build_resources(client, options.scan, enhanced_list, concurrency)

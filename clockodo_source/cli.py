@@ -1,0 +1,125 @@
+"""`clockodo-pipeline`: incremental runs, backfills, reconciles, the demo and a status view."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from clockodo_source import clockodo_source
+from clockodo_source.messages import describe_failure
+from clockodo_source.runner import (
+    format_status,
+    format_summary,
+    make_pipeline,
+    parse_entities,
+    run_source,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--destination", default="duckdb", help="any dlt destination name")
+    common.add_argument("--dataset", default="clockodo", help="dataset (schema) name")
+    common.add_argument("--pipeline-name", default="clockodo_pipeline")
+    common.add_argument("--entities", help="comma-separated tables (default: all)")
+    common.add_argument("--verbose", action="store_true", help="show tracebacks")
+
+    parser = argparse.ArgumentParser(
+        prog="clockodo-pipeline", description="Load a Clockodo account into a dlt destination."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", parents=[common], help="incremental sync")
+    run.add_argument("--start-date", help="earliest entry date on a first run (YYYY-MM-DD)")
+    backfill = commands.add_parser(
+        "backfill", parents=[common], help="load a historical range in windows, resumable"
+    )
+    backfill.add_argument("--start-date", required=True)
+    backfill.add_argument("--end-date", help="exclusive end date (default: now + future_days)")
+    backfill.add_argument("--window", default="month")
+    reconcile = commands.add_parser(
+        "reconcile", parents=[common], help="re-scan a range, apply edits and deletions"
+    )
+    reconcile.add_argument("--start-date")
+    reconcile.add_argument("--end-date", help="exclusive end date")
+    demo = commands.add_parser("demo", parents=[common], help="sync a built-in sample company")
+    demo.add_argument("--entries", type=int, default=3000, help="entries in the sample company")
+    commands.add_parser("status", parents=[common], help="what is loaded, per table")
+    return parser
+
+
+def _source_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Only options given on the command line; everything else comes from dlt config."""
+    chosen: dict[str, Any] = {}
+    if getattr(args, "start_date", None):
+        chosen["start_date"] = args.start_date
+    if getattr(args, "end_date", None):
+        chosen["end_date"] = args.end_date
+    if args.command == "reconcile":
+        chosen["full"] = True
+    return chosen
+
+
+def _sync(args: argparse.Namespace, **source_args: Any) -> str:
+    tables = parse_entities(args.entities)
+    pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
+    report = run_source(pipeline, clockodo_source(**source_args), tables)
+    return format_summary(pipeline, report)
+
+
+def _demo(args: argparse.Namespace) -> str:
+    from clockodo_source.demo import DEMO_KEY, DEMO_USER, demo_api
+
+    with demo_api(args.entries) as (server, company):
+        start = min(row["time_since"] for row in company.all_entries())[:10]
+        summary = _sync(
+            args,
+            api_user=DEMO_USER,
+            api_key=DEMO_KEY,
+            base_url=server.url,
+            start_date=start,
+            full=True,
+        )
+    where = os.path.abspath(f"{args.pipeline_name}.duckdb")
+    hint = f"\nDuckDB file: {where}" if args.destination == "duckdb" else ""
+    return f"Demo company loaded from a fake Clockodo API at {server.url}\n{summary}{hint}"
+
+
+def _backfill(args: argparse.Namespace) -> str:
+    return _sync(args, **_source_args(args), window=args.window)
+
+
+def _status(args: argparse.Namespace) -> str:
+    pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
+    pipeline.sync_destination()
+    return format_status(pipeline)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    try:
+        if args.command == "demo":
+            output = _demo(args)
+        elif args.command == "status":
+            output = _status(args)
+        elif args.command == "backfill":
+            output = _backfill(args)
+        else:
+            output = _sync(args, **_source_args(args))
+    except KeyboardInterrupt:
+        print("clockodo-pipeline: interrupted; the next run resumes", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(f"clockodo-pipeline: error: {describe_failure(exc)}", file=sys.stderr)
+        return 1
+    print(output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

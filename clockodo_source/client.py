@@ -1,0 +1,226 @@
+"""The one HTTP client of a run: headers, paging, retries and rate budgets live here.
+
+Resources ask for a path of the entity catalog and get parsed pages back; they never build
+URLs, handle status codes or sleep themselves.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+import orjson
+
+from clockodo_source.errors import ClockodoApiError, ClockodoNetworkError
+from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENHANCED_ENTRIES_BUDGET, RateLimiter
+
+Params = Mapping[str, str | int | list[str] | list[int]]
+Row = dict[str, Any]
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+ENTRIES_PATH = "/v2/entries"
+
+
+@dataclass
+class ClientSettings:
+    """Tunables of the client; every field is a dlt config value under [sources.clockodo]."""
+
+    timeout_seconds: float = 60.0
+    max_attempts: int = 6
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+    retry_after_floor_seconds: float = 1.0
+    concurrency: int = 4
+    budgets: tuple[tuple[int, float], ...] = DEFAULT_BUDGETS
+    enhanced_entries_budget: tuple[int, float] | None = ENHANCED_ENTRIES_BUDGET
+
+
+@dataclass
+class RequestStats:
+    """What the run summary reports about HTTP traffic."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    wait_seconds: float = 0.0
+    by_path: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, path: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_path[path] = self.by_path.get(path, 0) + 1
+
+    def add(self, *, retries: int = 0, throttled: int = 0, wait: float = 0.0) -> None:
+        with self._lock:
+            self.retries += retries
+            self.throttled += throttled
+            self.wait_seconds += wait
+
+
+def _error_from_body(status: int, endpoint: str, response: httpx.Response) -> ClockodoApiError:
+    """Fold Clockodo's three error shapes (and non-JSON pages) into one exception."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        kind = response.headers.get("content-type", "unknown content").split(";")[0]
+        return ClockodoApiError(status, endpoint, f"non-JSON answer ({kind})")
+    message, error_type = response.reason_phrase or "error", None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        message = str(err.get("message", message))
+        if err.get("fields"):
+            message += f" (fields: {', '.join(map(str, err['fields']))})"
+    elif isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+        err = body["errors"][0]
+        err = err.get("error", err) if isinstance(err, dict) else {}
+        message = str(err.get("message", message))
+        error_type = err.get("type")
+    return ClockodoApiError(status, endpoint, message, error_type)
+
+
+class ClockodoClient:
+    """Pooled httpx client with Clockodo auth headers, paging, retries and request budgets."""
+
+    _latest: ClassVar[RequestStats | None] = None
+
+    @classmethod
+    def latest_stats(cls) -> RequestStats | None:
+        """Traffic of the most recently created client: what the CLI's run summary shows,
+        since dlt hides the source's objects once it is built."""
+        return cls._latest
+
+    def __init__(
+        self,
+        base_url: str,
+        api_user: str,
+        api_key: str,
+        external_application: str,
+        settings: ClientSettings | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.settings = settings or ClientSettings()
+        self.base_url = base_url.rstrip("/")
+        self.stats = RequestStats()
+        ClockodoClient._latest = self.stats
+        self._limiter = RateLimiter(self.settings.budgets)
+        budget = self.settings.enhanced_entries_budget
+        self._enhanced_limiter = RateLimiter([budget]) if budget else None
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={
+                "X-ClockodoApiUser": api_user,
+                "X-ClockodoApiKey": api_key,
+                "X-Clockodo-External-Application": external_application,
+                "X-ClockodoEnableIsoUtcDateTimes": "1",
+                "Accept-Language": "en",
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(self.settings.timeout_seconds, connect=10.0),
+            limits=httpx.Limits(max_connections=max(self.settings.concurrency, 1) * 2),
+            transport=transport,
+        )
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(self.settings.concurrency, 1), thread_name_prefix="clockodo-http"
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._http.close()
+
+    def __enter__(self) -> ClockodoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _acquire(self, path: str, params: Params) -> None:
+        waited = self._limiter.acquire()
+        if self._enhanced_limiter and path == ENTRIES_PATH and params.get("enhanced_list"):
+            waited += self._enhanced_limiter.acquire()
+        if waited:
+            self.stats.add(wait=waited)
+
+    def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
+        base = min(self.settings.backoff_max_seconds, self.settings.backoff_seconds * 2**attempt)
+        delay = base * (0.5 + random.random() / 2)
+        if response is not None and response.status_code == 429:
+            floor = self.settings.retry_after_floor_seconds
+            header = response.headers.get("retry-after", "")
+            after = float(header) if header.replace(".", "", 1).isdigit() else 0.0
+            delay = max(after, floor) if attempt == 0 else max(after, floor, delay)
+        return delay
+
+    def get(self, path: str, params: Params | None = None) -> Any:
+        """GET one API path and return its parsed JSON body, retrying what is worth retrying."""
+        params = params or {}
+        attempts = max(self.settings.max_attempts, 1)
+        for attempt in range(attempts):
+            self._acquire(path, params)
+            self.stats.count(path)
+            response: httpx.Response | None = None
+            try:
+                response = self._http.get(path, params=params)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if attempt + 1 >= attempts:
+                    raise ClockodoNetworkError(
+                        f"could not reach the Clockodo API at {self.base_url} ({path}): "
+                        f"{type(exc).__name__}; check sources.clockodo.base_url and the network"
+                    ) from None
+            else:
+                if response.status_code < 400:
+                    try:
+                        return orjson.loads(response.content)
+                    except orjson.JSONDecodeError:
+                        raise _error_from_body(response.status_code, path, response) from None
+                if response.status_code not in RETRY_STATUSES or attempt + 1 >= attempts:
+                    raise _error_from_body(response.status_code, path, response)
+            delay = self._backoff(attempt, response)
+            throttled = int(response is not None and response.status_code == 429)
+            self.stats.add(retries=1, throttled=throttled, wait=delay)
+            time.sleep(delay)
+        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    def iter_pages(
+        self, path: str, list_key: str, params: Params | None = None, page_size: int | None = None
+    ) -> Iterator[list[Row]]:
+        """Yield every page of a list in order.
+
+        Paged endpoints get `items_per_page` at their maximum; an answer with a `paging` object
+        is followed to `count_pages` (pages after the first fetched in parallel, since their
+        number is known once page 1 is in); one without `paging` is a single page.
+        """
+        base = dict(params or {})
+        if page_size:
+            base["items_per_page"] = page_size
+        first = self.get(path, {**base, "page": 1} if page_size else base)
+        rows = first.get(list_key) or []
+        yield rows
+        paging = first.get("paging") or {}
+        count_pages = int(paging.get("count_pages") or 0)
+        if not rows or count_pages <= 1:
+            return
+        futures = [
+            self._pool.submit(self.get, path, {**base, "page": page})
+            for page in range(2, count_pages + 1)
+        ]
+        try:
+            for future in futures:
+                page_rows = future.result().get(list_key) or []
+                if not page_rows:
+                    return
+                yield page_rows
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def fetch_all(
+        self, path: str, list_key: str, params: Params | None = None, page_size: int | None = None
+    ) -> list[Row]:
+        return [row for page in self.iter_pages(path, list_key, params, page_size) for row in page]

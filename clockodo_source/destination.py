@@ -1,0 +1,51 @@
+"""Read-only look-ups of what the destination already holds for a table and range.
+
+Clockodo leaves no trace of deleted rows, so the only way to find them is to compare what a
+re-read range returns with what was stored for that range before. The comparison reads the
+destination through dlt's own SQL client, so it works on every SQL destination and on
+filesystem tables alike, and needs no per-row state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dlt
+from dlt.common.destination.exceptions import DestinationUndefinedEntity, SqlClientNotAvailable
+from dlt.pipeline.exceptions import PipelineConfigMissing
+
+
+class StoredRows:
+    """Keys (and optionally extra columns) stored in one table, selected by a range column."""
+
+    def __init__(self, table: str, key_columns: Sequence[str], range_column: str) -> None:
+        self.table = table
+        self.key_columns = tuple(key_columns)
+        self.range_column = range_column
+
+    def select(
+        self, lower: Any, upper: Any, extra: Sequence[str] = (), **equal: Any
+    ) -> list[tuple[Any, ...]]:
+        """Rows with `lower <= range_column < upper`: the key columns, then `extra` ones.
+
+        An empty list when nothing was loaded yet (no destination, dataset or table)."""
+        try:
+            pipeline = dlt.current.pipeline()
+            with pipeline.sql_client() as client:
+                columns = ", ".join(
+                    client.escape_column_name(name) for name in (*self.key_columns, *extra)
+                )
+                rng = client.escape_column_name(self.range_column)
+                conditions = [f"{rng} >= %s", f"{rng} < %s"]
+                conditions += [f"{client.escape_column_name(name)} = %s" for name in equal]
+                query = (
+                    f"SELECT {columns} FROM {client.make_qualified_table_name(self.table)} "
+                    f"WHERE {' AND '.join(conditions)}"
+                )
+                return [
+                    tuple(row) for row in client.execute_sql(query, lower, upper, *equal.values())
+                    or []
+                ]
+        except (DestinationUndefinedEntity, SqlClientNotAvailable, PipelineConfigMissing):
+            return []

@@ -1,0 +1,124 @@
+"""Validation of every source option before any request is made.
+
+Each message names the option (as dlt config key) and shows a valid value, because a scheduled
+job's log line is often all a user sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from clockodo_source.errors import ConfigurationError
+from clockodo_source.ratelimit import DEFAULT_BUDGETS
+from clockodo_source.scan import ScanOptions
+from clockodo_source.settings import EXTERNAL_APPLICATION_MAX
+from clockodo_source.windows import WINDOW_UNITS
+
+
+def _key(name: str) -> str:
+    return f"sources.clockodo.{name} (env SOURCES__CLOCKODO__{name.upper()})"
+
+
+def parse_date(value: str | date, name: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} must be a date like 2024-01-31 (got {value!r})"
+        ) from None
+
+
+def _non_negative(value: int, name: str, example: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigurationError(
+            f"{_key(name)} must be a whole number >= 0 (got {value!r}); e.g. {example}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    base_url: str
+    external_application: str
+    budgets: tuple[tuple[int, float], ...]
+    scan: ScanOptions
+
+    @classmethod
+    def validate(
+        cls,
+        *,
+        api_user: str,
+        api_key: str,
+        base_url: str,
+        external_application: str | None,
+        start_date: str | date,
+        end_date: str | date | None,
+        lookback_days: int,
+        future_days: int,
+        window: str,
+        full: bool,
+        concurrency: int,
+        rate_budgets: Sequence[Sequence[float]] | None,
+        now: datetime | None = None,
+    ) -> SourceOptions:
+        for name, value in (("api_user", api_user), ("api_key", api_key)):
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigurationError(f"{_key(name)} is empty; set it in .dlt/secrets.toml")
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"{_key('base_url')} must be an http(s) URL (got {base_url!r}); "
+                "e.g. https://my.clockodo.com/api"
+            )
+        application = external_application or f"clockodo-dlt;{api_user.strip()}"[
+            :EXTERNAL_APPLICATION_MAX
+        ]
+        if len(application) > EXTERNAL_APPLICATION_MAX:
+            raise ConfigurationError(
+                f"{_key('external_application')} is {len(application)} characters, Clockodo "
+                f"allows {EXTERNAL_APPLICATION_MAX}; e.g. 'acme-etl;it@acme.com'"
+            )
+        start = parse_date(start_date, _key("start_date"))
+        end = parse_date(end_date, _key("end_date")) if end_date else None
+        if end is not None and end <= start:
+            raise ConfigurationError(
+                f"{_key('end_date')} ({end}) must be after start_date ({start}); the range is "
+                "[start_date, end_date), e.g. start 2024-01-01 and end 2025-01-01 for 2024"
+            )
+        if window not in WINDOW_UNITS:
+            raise ConfigurationError(
+                f"{_key('window')} must be one of {', '.join(WINDOW_UNITS)} (got {window!r})"
+            )
+        if not isinstance(concurrency, int) or not 1 <= concurrency <= 32:
+            raise ConfigurationError(f"{_key('concurrency')} must be 1..32 (got {concurrency!r})")
+        moment = (now or datetime.now(UTC)).replace(microsecond=0)
+        scan = ScanOptions(
+            start_date=start,
+            end_date=end,
+            lookback_days=_non_negative(lookback_days, "lookback_days", "35"),
+            future_days=_non_negative(future_days, "future_days", "366"),
+            window=window,
+            full=bool(full),
+            now=moment,
+        )
+        return cls(base_url.rstrip("/"), application, _budgets(rate_budgets), scan)
+
+
+def _budgets(value: Sequence[Sequence[float]] | None) -> tuple[tuple[int, float], ...]:
+    if value is None:
+        return DEFAULT_BUDGETS
+    try:
+        budgets = tuple((int(count), float(seconds)) for count, seconds in value)
+    except (TypeError, ValueError):
+        budgets = ()
+    if not budgets or any(count < 1 or seconds <= 0 for count, seconds in budgets):
+        raise ConfigurationError(
+            f"{_key('rate_budgets')} must be a list of [requests, seconds] pairs; "
+            "e.g. [[900, 60], [2250, 900], [4500, 3600], [20000, 86400]]"
+        )
+    return budgets

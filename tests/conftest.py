@@ -1,0 +1,48 @@
+"""Shared fixtures: a real fake-Clockodo HTTP server on loopback and isolated dlt pipelines."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+
+from clockodo_source.fake.company import CompanyConfig, FakeCompany
+from clockodo_source.fake.server import FakeClockodoServer
+from tests.helpers import API_KEY, API_USER
+
+
+@pytest.fixture(autouse=True)
+def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each test gets its own dlt data dir and working directory, so no state leaks."""
+    data_dir = tmp_path / "dlt_data"
+    monkeypatch.setenv("DLT_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("SOURCES__CLOCKODO__", "DESTINATION__")):
+            monkeypatch.delenv(name)
+    yield tmp_path
+
+
+@pytest.fixture(scope="session")
+def company() -> FakeCompany:
+    """The default sample company; read-only (tests that mutate build their own)."""
+    return FakeCompany(CompanyConfig(entries=1500))
+
+
+@pytest.fixture(scope="session")
+def api(company: FakeCompany) -> Iterator[FakeClockodoServer]:
+    with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_api() -> Iterator[FakeClockodoServer]:
+    """A server over a company of its own, for tests that mutate data or inject faults."""
+    company = FakeCompany(CompanyConfig(entries=600, seed=11))
+    with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
+        yield server

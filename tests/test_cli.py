@@ -1,0 +1,89 @@
+"""`clockodo-pipeline` as a user runs it: a real subprocess, real DuckDB file, fake API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from clockodo_source.fake.company import FakeCompany
+from clockodo_source.fake.server import FakeClockodoServer
+from clockodo_source.settings import ENTITIES
+from tests.expected import first_entry_day
+from tests.helpers import API_KEY, API_USER
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "clockodo_source.cli", *args],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def tables_in(path: Path, dataset: str = "clockodo") -> set[str]:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        rows = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [dataset]
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "clockodo-pipeline"
+    assert script.exists()
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert "demo" in result.stdout and "reconcile" in result.stdout
+
+
+def test_demo_loads_every_table_and_repeats(tmp_path: Path) -> None:
+    for attempt in range(2):
+        result = cli("demo", "--entries", "400", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "customers_projects" in result.stdout
+        assert "requests:" in result.stdout
+        database = tmp_path / "clockodo_pipeline.duckdb"
+        assert str(database) in result.stdout
+        assert set(ENTITIES) <= tables_in(database), attempt
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    result = cli("demo", "--entries", "300", "--pipeline-name", "demo_two", cwd=other)
+    assert result.returncode == 0, result.stderr
+    assert set(ENTITIES) <= tables_in(other / "demo_two.duckdb")
+
+
+def test_run_then_status_with_env_config(api: FakeClockodoServer, company: FakeCompany,
+                                         tmp_path: Path) -> None:
+    env = {
+        "SOURCES__CLOCKODO__API_USER": API_USER,
+        "SOURCES__CLOCKODO__API_KEY": API_KEY,
+        "SOURCES__CLOCKODO__BASE_URL": api.url,
+    }
+    start = first_entry_day(company).isoformat()
+    result = cli("run", "--start-date", start, "--dataset", "crm", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert set(ENTITIES) <= tables_in(tmp_path / "clockodo_pipeline.duckdb", "crm")
+    assert API_KEY not in result.stdout + result.stderr
+    status = cli("status", "--dataset", "crm", cwd=tmp_path, env=env)
+    assert status.returncode == 0, status.stderr
+    assert "entries" in status.stdout and "last_scan" not in status.stdout
+    lines = {line.split()[0]: line for line in status.stdout.splitlines() if line}
+    assert lines["entries"].split()[1].replace(",", "") == str(len(company.all_entries()))
+
+
+def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
+    result = cli("run", "--entities", "entries,bogus", cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert "bogus" in result.stderr and "valid:" in result.stderr
+    same = cli("run", "--pipeline-name", "clockodo", "--dataset", "clockodo", cwd=tmp_path)
+    assert same.returncode != 0 and "--dataset" in same.stderr
+    missing = cli("run", cwd=tmp_path)
+    assert missing.returncode != 0
+    assert "SOURCES__CLOCKODO__API_KEY" in missing.stderr
+    assert "Traceback" not in missing.stderr
