@@ -13,8 +13,9 @@ from dlt.extract.resource import DltResource
 
 from clockodo_source.client import ClientSettings, ClockodoClient
 from clockodo_source.options import SourceOptions
-from clockodo_source.resources import build_resources
+from clockodo_source.resources import Context, build_resources
 from clockodo_source.settings import DEFAULT_BASE_URL, DEFAULT_FUTURE_DAYS, DEFAULT_LOOKBACK_DAYS
+from clockodo_source.stats import SourceStats, track
 
 __all__ = ["clockodo_source"]
 
@@ -38,13 +39,15 @@ def clockodo_source(
     retry_after_floor_seconds: float = 1.0,
     timeout_seconds: float = 60.0,
     rate_budgets: Sequence[Sequence[float]] | None = None,
+    backfill: str | None = None,
 ) -> list[DltResource]:
     """Every Clockodo entity as a table.
 
     `full=True` re-reads the whole history from `start_date` (what `reconcile` does);
     `end_date` reads the fixed window `[start_date, end_date)` without moving incremental state;
     `enhanced_list=False` drops entry texts, names and revenue to escape the 300 requests per
-    15 minutes budget Clockodo puts on enhanced entry lists.
+    15 minutes budget Clockodo puts on enhanced entry lists; `backfill` ("start/end/window")
+    marks a fixed window as part of a windowed backfill, so its progress is checkpointed.
     """
     options = SourceOptions.validate(
         api_user=api_user,
@@ -59,6 +62,7 @@ def clockodo_source(
         full=full,
         concurrency=concurrency,
         rate_budgets=rate_budgets,
+        backfill=backfill,
     )
     settings = ClientSettings(
         timeout_seconds=timeout_seconds,
@@ -68,7 +72,9 @@ def clockodo_source(
         concurrency=concurrency,
         budgets=options.budgets,
     )
+    stats = track(SourceStats())
     client = ClockodoClient(
-        options.base_url, api_user, api_key, options.external_application, settings
+        options.base_url, api_user, api_key, options.external_application, settings,
+        stats=stats.requests,
     )
-    return build_resources(client, options.scan, enhanced_list, concurrency)
+    return build_resources(Context(client, options.scan, stats, enhanced_list, concurrency))

@@ -5,18 +5,29 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
 from typing import Any
 
+from dlt.extract.source import DltSource
+
 from clockodo_source import clockodo_source
+from clockodo_source.errors import ConfigurationError
 from clockodo_source.messages import describe_failure
+from clockodo_source.options import parse_date
 from clockodo_source.runner import (
+    RunReport,
     format_status,
     format_summary,
     make_pipeline,
     parse_entities,
+    pending_backfill,
+    run_backfill,
     run_source,
 )
+from clockodo_source.scan import BackfillPlan
+from clockodo_source.settings import DEFAULT_FUTURE_DAYS
+from clockodo_source.windows import WINDOW_UNITS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,10 +74,25 @@ def _source_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _sync(args: argparse.Namespace, **source_args: Any) -> str:
+    """One run; a `run` first finishes a backfill that an earlier, killed process left."""
     tables = parse_entities(args.entities)
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
-    report = run_source(pipeline, clockodo_source(**source_args), tables)
+    report = RunReport(0.0, {}, None, [])
+    if args.command == "run":
+        pipeline.sync_destination()
+        plan = pending_backfill(pipeline, tables)
+        if plan is not None:
+            print(f"finishing the interrupted backfill {plan.marker()} first", file=sys.stderr)
+            report.merge(run_backfill(pipeline, plan, tables, _maker(source_args)))
+    report.merge(run_source(pipeline, clockodo_source(**source_args), tables))
     return format_summary(pipeline, report)
+
+
+def _maker(base: dict[str, Any]) -> Callable[..., DltSource]:
+    def make(**window: Any) -> DltSource:
+        return clockodo_source(**{**base, **window})  # type: ignore[no-any-return]
+
+    return make
 
 
 def _demo(args: argparse.Namespace) -> str:
@@ -88,7 +114,23 @@ def _demo(args: argparse.Namespace) -> str:
 
 
 def _backfill(args: argparse.Namespace) -> str:
-    return _sync(args, **_source_args(args), window=args.window)
+    tables = parse_entities(args.entities)
+    start = parse_date(args.start_date, "--start-date")
+    end = (
+        parse_date(args.end_date, "--end-date") if args.end_date
+        else date.today() + timedelta(days=DEFAULT_FUTURE_DAYS + 1)
+    )
+    if end <= start:
+        raise ConfigurationError(f"--end-date ({end}) must be after --start-date ({start})")
+    if args.window not in WINDOW_UNITS:
+        raise ConfigurationError(
+            f"--window must be one of {', '.join(WINDOW_UNITS)} (got {args.window!r})"
+        )
+    pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
+    pipeline.sync_destination()
+    plan = BackfillPlan(start, end, args.window)
+    report = run_backfill(pipeline, plan, tables, _maker({}))
+    return format_summary(pipeline, report)
 
 
 def _status(args: argparse.Namespace) -> str:

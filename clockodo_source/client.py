@@ -7,18 +7,18 @@ URLs, handle status codes or sleep themselves.
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import orjson
 
 from clockodo_source.errors import ClockodoApiError, ClockodoNetworkError
 from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENHANCED_ENTRIES_BUDGET, RateLimiter
+from clockodo_source.stats import RequestStats
 
 Params = Mapping[str, str | int | list[str] | list[int]]
 Row = dict[str, Any]
@@ -39,29 +39,6 @@ class ClientSettings:
     concurrency: int = 4
     budgets: tuple[tuple[int, float], ...] = DEFAULT_BUDGETS
     enhanced_entries_budget: tuple[int, float] | None = ENHANCED_ENTRIES_BUDGET
-
-
-@dataclass
-class RequestStats:
-    """What the run summary reports about HTTP traffic."""
-
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
-    wait_seconds: float = 0.0
-    by_path: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def count(self, path: str) -> None:
-        with self._lock:
-            self.requests += 1
-            self.by_path[path] = self.by_path.get(path, 0) + 1
-
-    def add(self, *, retries: int = 0, throttled: int = 0, wait: float = 0.0) -> None:
-        with self._lock:
-            self.retries += retries
-            self.throttled += throttled
-            self.wait_seconds += wait
 
 
 def _error_from_body(status: int, endpoint: str, response: httpx.Response) -> ClockodoApiError:
@@ -88,13 +65,6 @@ def _error_from_body(status: int, endpoint: str, response: httpx.Response) -> Cl
 class ClockodoClient:
     """Pooled httpx client with Clockodo auth headers, paging, retries and request budgets."""
 
-    _latest: ClassVar[RequestStats | None] = None
-
-    @classmethod
-    def latest_stats(cls) -> RequestStats | None:
-        """Traffic of the most recently created client: what the CLI's run summary shows,
-        since dlt hides the source's objects once it is built."""
-        return cls._latest
 
     def __init__(
         self,
@@ -104,11 +74,11 @@ class ClockodoClient:
         external_application: str,
         settings: ClientSettings | None = None,
         transport: httpx.BaseTransport | None = None,
+        stats: RequestStats | None = None,
     ) -> None:
         self.settings = settings or ClientSettings()
         self.base_url = base_url.rstrip("/")
-        self.stats = RequestStats()
-        ClockodoClient._latest = self.stats
+        self.stats = stats or RequestStats()
         self._limiter = RateLimiter(self.settings.budgets)
         budget = self.settings.enhanced_entries_budget
         self._enhanced_limiter = RateLimiter([budget]) if budget else None

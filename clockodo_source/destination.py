@@ -19,15 +19,18 @@ from dlt.pipeline.exceptions import PipelineConfigMissing
 class StoredRows:
     """Keys (and optionally extra columns) stored in one table, selected by a range column."""
 
-    def __init__(self, table: str, key_columns: Sequence[str], range_column: str) -> None:
+    def __init__(
+        self, table: str, key_columns: Sequence[str], range_column: str | None = None
+    ) -> None:
         self.table = table
         self.key_columns = tuple(key_columns)
         self.range_column = range_column
 
     def select(
-        self, lower: Any, upper: Any, extra: Sequence[str] = (), **equal: Any
+        self, lower: Any = None, upper: Any = None, extra: Sequence[str] = ()
     ) -> list[tuple[Any, ...]]:
-        """Rows with `lower <= range_column < upper`: the key columns, then `extra` ones.
+        """The key columns, then `extra` ones, of rows with `lower <= range_column < upper`
+        (of all rows without a range column).
 
         An empty list when nothing was loaded yet (no destination, dataset or table)."""
         try:
@@ -36,16 +39,12 @@ class StoredRows:
                 columns = ", ".join(
                     client.escape_column_name(name) for name in (*self.key_columns, *extra)
                 )
-                rng = client.escape_column_name(self.range_column)
-                conditions = [f"{rng} >= %s", f"{rng} < %s"]
-                conditions += [f"{client.escape_column_name(name)} = %s" for name in equal]
-                query = (
-                    f"SELECT {columns} FROM {client.make_qualified_table_name(self.table)} "
-                    f"WHERE {' AND '.join(conditions)}"
-                )
-                return [
-                    tuple(row) for row in client.execute_sql(query, lower, upper, *equal.values())
-                    or []
-                ]
+                query = f"SELECT {columns} FROM {client.make_qualified_table_name(self.table)}"
+                args: tuple[Any, ...] = ()
+                if self.range_column:
+                    column = client.escape_column_name(self.range_column)
+                    query += f" WHERE {column} >= %s AND {column} < %s"
+                    args = (lower, upper)
+                return [tuple(row) for row in client.execute_sql(query, *args) or []]
         except (DestinationUndefinedEntity, SqlClientNotAvailable, PipelineConfigMissing):
             return []

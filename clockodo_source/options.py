@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.ratelimit import DEFAULT_BUDGETS
-from clockodo_source.scan import ScanOptions
+from clockodo_source.scan import BackfillPlan, ScanOptions
 from clockodo_source.settings import EXTERNAL_APPLICATION_MAX
 from clockodo_source.windows import WINDOW_UNITS
 
@@ -65,6 +65,7 @@ class SourceOptions:
         full: bool,
         concurrency: int,
         rate_budgets: Sequence[Sequence[float]] | None,
+        backfill: str | None = None,
         now: datetime | None = None,
     ) -> SourceOptions:
         for name, value in (("api_user", api_user), ("api_key", api_key)):
@@ -105,8 +106,24 @@ class SourceOptions:
             window=window,
             full=bool(full),
             now=moment,
+            backfill=_backfill(backfill, end),
         )
         return cls(base_url.rstrip("/"), application, _budgets(rate_budgets), scan)
+
+
+def _backfill(marker: str | None, end: date | None) -> BackfillPlan | None:
+    if not marker:
+        return None
+    try:
+        plan = BackfillPlan.parse(marker)
+    except ValueError:
+        raise ConfigurationError(
+            f"{_key('backfill')} must be 'start/end/window' (got {marker!r}); "
+            "e.g. 2020-01-01/2024-01-01/month"
+        ) from None
+    if end is None:
+        raise ConfigurationError(f"{_key('backfill')} needs {_key('end_date')} (one window)")
+    return plan
 
 
 def _budgets(value: Sequence[Sequence[float]] | None) -> tuple[tuple[int, float], ...]:

@@ -31,10 +31,12 @@ from clockodo_source.rows import (
 )
 from clockodo_source.scan import ScanOptions
 from clockodo_source.settings import DELETED_COLUMN, ENTITIES, Entity, Partition
+from clockodo_source.stats import SourceStats
 from clockodo_source.windows import Window, tile, utc_midnight
 
 T = TypeVar("T")
 R = TypeVar("R")
+Key = tuple[Any, ...]
 
 
 def prefetch(fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[tuple[T, R]]:
@@ -55,12 +57,24 @@ def prefetch(fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[t
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+class Context:
+    """What every resource of one source shares: the client, the scan options and counters."""
+
+    def __init__(self, client: ClockodoClient, options: ScanOptions, stats: SourceStats,
+                 enhanced_list: bool, concurrency: int) -> None:
+        self.client = client
+        self.options = options
+        self.stats = stats
+        self.enhanced_list = enhanced_list
+        self.concurrency = concurrency
+
+
 def _typed(entity: Entity, rows: Iterable[Row]) -> list[Row]:
     declared = entity.column_types
     return [convert_top_row(row, entity.timestamps, entity.dates, declared) for row in rows]
 
 
-def _key(entity: Entity, row: Row) -> tuple[Any, ...]:
+def _key(entity: Entity, row: Row) -> Key:
     return tuple(row[name] for name in entity.primary_key)
 
 
@@ -74,22 +88,32 @@ def _resource(entity: Entity, fn: Callable[[], Iterator[Any]]) -> DltResource:
     )
 
 
-def full_list(client: ClockodoClient, entity: Entity) -> DltResource:
+def full_list(ctx: Context, entity: Entity) -> DltResource:
     """Master data: the whole list every run, replacing the table (removed rows go too)."""
+    stored = StoredRows(entity.name, entity.primary_key)
 
-    def rows() -> Iterator[list[Row]]:
+    def pages() -> Iterator[list[Row]]:
+        params = dict(entity.params)
         try:
-            pages = client.iter_pages(entity.path, entity.list_key, dict(entity.params),
-                                      entity.page_size)
-            first = next(pages)
+            first = ctx.client.iter_pages(entity.path, entity.list_key, params, entity.page_size)
+            yield next(first)
         except ClockodoApiError as exc:
             if exc.status != 404 or not entity.fallback_path or not entity.fallback_list_key:
                 raise
-            pages = client.iter_pages(entity.fallback_path, entity.fallback_list_key)
-            first = next(pages)
-        yield _typed(entity, first)
-        for page in pages:
-            yield _typed(entity, page)
+            first = ctx.client.iter_pages(entity.fallback_path, entity.fallback_list_key)
+            yield next(first)
+        yield from first
+
+    def rows() -> Iterator[list[Row]]:
+        before = set(stored.select())
+        returned: set[Key] = set()
+        for page in pages():
+            typed = _typed(entity, page)
+            keys = [_key(entity, row) for row in typed]
+            ctx.stats.table(entity.name).count(keys, before)
+            returned.update(keys)
+            yield typed
+        ctx.stats.table(entity.name).removed += len(before - returned)
 
     return _resource(entity, rows)
 
@@ -110,20 +134,14 @@ def customer_projects(projects: DltResource, entity: Entity) -> DltResource:
     )
 
 
-def _deleted(stored: StoredRows, lower: Any, upper: Any, seen: set[tuple[Any, ...]],
-             entity: Entity) -> list[Row]:
-    gone = {key for key in stored.select(lower, upper) if key not in seen}
-    return tombstones(sorted(gone), entity.primary_key)
-
-
-def entries(client: ClockodoClient, entity: Entity, options: ScanOptions,
-            enhanced_list: bool, concurrency: int) -> DltResource:
+def entries(ctx: Context, entity: Entity) -> DltResource:
     """Entries in entry-time windows. An entry belongs to the window holding its `time_since`
     (the API also returns it from a neighbouring window it overlaps); rows whose
     `time_last_change` equals the stored one are not rewritten."""
     schema = arrow_schema({**entity.column_types, DELETED_COLUMN: "bool"}, entity.primary_key)
-    params = dict(entity.params) if enhanced_list else {}
-    stored = StoredRows(entity.name, entity.primary_key, "time_since")
+    params = dict(entity.params) if ctx.enhanced_list else {}
+    stored = StoredRows(entity.name, entity.primary_key, entity.range_column)
+    changes = ctx.stats.table(entity.name)
 
     def fetch(window: Window) -> list[Row]:
         window_params = {
@@ -131,88 +149,107 @@ def entries(client: ClockodoClient, entity: Entity, options: ScanOptions,
             "time_since": format_timestamp(window.since),
             "time_until": format_timestamp(window.until),
         }
-        return client.fetch_all(entity.path, entity.list_key, window_params, entity.page_size)
+        return ctx.client.fetch_all(entity.path, entity.list_key, window_params,
+                                    entity.page_size)
+
+    def in_window(table: pa.Table, window: Window) -> pa.Table:
+        starts = table["time_since"]
+        inside = pc.and_(
+            pc.greater_equal(starts, pa.scalar(window.since, starts.type)),
+            pc.less(starts, pa.scalar(window.until, starts.type)),
+        )
+        table = table.filter(inside)
+        ids = table["id"].to_pylist()
+        if len(set(ids)) == len(ids):
+            return table
+        first = {row_id: index for index, row_id in reversed(list(enumerate(ids)))}
+        return table.take(sorted(first.values()))
 
     def changed(table: pa.Table, window: Window) -> pa.Table:
         known = dict(stored.select(window.since, window.until, extra=("time_last_change",)))
-        if not known:
-            return table
-        cursor = pc.coalesce(table["time_last_change"], table["time_insert"]).to_pylist()
-        keep = [
-            known.get(row_id) is None or as_utc(known[row_id]) != moment
-            for row_id, moment in zip(table["id"].to_pylist(), cursor, strict=True)
-        ]
-        return table.filter(pa.array(keep, pa.bool_()))
+        ids = table["id"].to_pylist()
+        if known:
+            cursor = pc.coalesce(table["time_last_change"], table["time_insert"]).to_pylist()
+            keep = [
+                known.get(row_id) is None or as_utc(known[row_id]) != moment
+                for row_id, moment in zip(ids, cursor, strict=True)
+            ]
+            table = table.filter(pa.array(keep, pa.bool_()))
+            ids = table["id"].to_pylist()
+        changes.count([(row_id,) for row_id in ids], {(row_id,) for row_id in known})
+        return table
 
     def rows() -> Iterator[pa.Table]:
         state = dlt.current.resource_state()
-        since, until = options.entry_range(state)
-        seen: set[tuple[Any, ...]] = set()
-        for window, page in prefetch(fetch, tile(since, until, options.window), concurrency):
+        since, until = ctx.options.entry_range(state)
+        seen: set[Key] = set()
+        windows = tile(since, until, ctx.options.window)
+        for window, page in prefetch(fetch, windows, ctx.concurrency):
             if not page:
                 continue
-            table = arrow_table(page, schema)
-            starts = table["time_since"]
-            inside = pc.and_(
-                pc.greater_equal(starts, pa.scalar(window.since, starts.type)),
-                pc.less(starts, pa.scalar(window.until, starts.type)),
-            )
-            table = table.filter(inside)
-            ids = table["id"].to_pylist()
-            if len(set(ids)) != len(ids):
-                first = {row_id: index for index, row_id in reversed(list(enumerate(ids)))}
-                table = table.take(sorted(first.values()))
-            seen.update((row_id,) for row_id in ids)
+            table = in_window(arrow_table(page, schema), window)
+            seen.update((row_id,) for row_id in table["id"].to_pylist())
             table = changed(table, window)
             if table.num_rows:
                 yield table
-        gone = _deleted(stored, since, until, seen, entity)
+        gone = sorted(key for key in stored.select(since, until) if key not in seen)
+        changes.removed += len(gone)
         if gone:
-            yield arrow_table(gone, schema)
-        options.record(state)
+            yield arrow_table(tombstones(gone, entity.primary_key), schema)
+        ctx.options.record(state)
 
     return _resource(entity, rows)
 
 
-def yearly(client: ClockodoClient, entity: Entity, options: ScanOptions) -> DltResource:
+def _reconciled(ctx: Context, entity: Entity, stored: set[Key], pages: Iterable[list[Row]],
+                keep: Callable[[Row], bool]) -> Iterator[list[Row]]:
+    """Typed rows of `pages` that belong to the scanned range (each key once), then
+    tombstones for stored keys of that range the API no longer returned."""
+    changes = ctx.stats.table(entity.name)
+    seen: set[Key] = set()
+    for page in pages:
+        kept = []
+        for row in _typed(entity, page):
+            key = _key(entity, row)
+            if keep(row) and key not in seen:
+                seen.add(key)
+                kept.append(row)
+        changes.count([_key(entity, row) for row in kept], stored)
+        yield kept
+    gone = sorted(stored - seen)
+    changes.removed += len(gone)
+    yield tombstones(gone, entity.primary_key)
+
+
+def yearly(ctx: Context, entity: Entity) -> DltResource:
     """One request per year; a row belongs to the year of its range column."""
     column = entity.range_column or ""
     stored = StoredRows(entity.name, entity.primary_key, column)
 
-    def bounds(first: int, last: int) -> tuple[Any, Any]:
-        if entity.add_year:
-            return first, last + 1
-        return date(first, 1, 1), date(last + 1, 1, 1)
+    def fetch(year: int) -> list[Row]:
+        params: dict[str, str | int] = {**dict(entity.params)}
+        params[entity.year_param or "year"] = year
+        page = ctx.client.fetch_all(entity.path, entity.list_key, params, entity.page_size)
+        return [{**row, "year": year} for row in page] if entity.add_year else page
 
     def rows() -> Iterator[list[Row]]:
         state = dlt.current.resource_state()
-        first, last = options.year_range(state)
-        lower, upper = bounds(first, last)
-        seen: set[tuple[Any, ...]] = set()
-        for year in range(first, last + 1):
-            params: dict[str, str | int] = {**dict(entity.params)}
-            params[entity.year_param or "year"] = year
-            page = client.fetch_all(entity.path, entity.list_key, params, entity.page_size)
-            if entity.add_year:
-                page = [{**row, "year": year} for row in page]
-            kept = []
-            for row in _typed(entity, page):
-                key = _key(entity, row)
-                if lower <= row[column] < upper and key not in seen:
-                    seen.add(key)
-                    kept.append(row)
-            yield kept
-        yield _deleted(stored, lower, upper, seen, entity)
-        options.record(state)
+        first, last = ctx.options.year_range(state)
+        lower: Any = first if entity.add_year else date(first, 1, 1)
+        upper: Any = last + 1 if entity.add_year else date(last + 1, 1, 1)
+        pages = (page for _, page in prefetch(fetch, range(first, last + 1), ctx.concurrency))
+        yield from _reconciled(ctx, entity, set(stored.select(lower, upper)), pages,
+                               lambda row: bool(lower <= row[column] < upper))
+        ctx.options.record(state)
 
     return _resource(entity, rows)
 
 
-def per_user_windows(client: ClockodoClient, entity: Entity, options: ScanOptions,
-                     concurrency: int) -> DltResource:
+def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
     """Work times: one request per user and date window (the endpoint requires `users_id`)."""
     users = ENTITIES["users"]
-    stored = StoredRows(entity.name, entity.primary_key, entity.range_column or "date")
+    column = entity.range_column or ""
+    stored = StoredRows(entity.name, entity.primary_key, column)
 
     def fetch(task: tuple[Window, int]) -> list[Row]:
         window, users_id = task
@@ -222,47 +259,38 @@ def per_user_windows(client: ClockodoClient, entity: Entity, options: ScanOption
             "date_since": first_day.isoformat(),
             "date_until": last_day.isoformat(),
         }
-        return client.fetch_all(entity.path, entity.list_key, params, entity.page_size)
+        return ctx.client.fetch_all(entity.path, entity.list_key, params, entity.page_size)
+
+    def tasks(since: date, until: date) -> list[tuple[Window, int]]:
+        if since >= until:
+            return []
+        listed = ctx.client.fetch_all(users.path, users.list_key, None, users.page_size)
+        windows = tile(utc_midnight(since), utc_midnight(until), "year")
+        return [(window, row["id"]) for window in windows for row in listed]
 
     def rows() -> Iterator[list[Row]]:
         state = dlt.current.resource_state()
-        since, until = options.work_time_range(state)
-        seen: set[tuple[Any, ...]] = set()
-        if since < until:
-            user_ids = [
-                row["id"]
-                for row in client.fetch_all(users.path, users.list_key, None, users.page_size)
-            ]
-            windows = list(tile(utc_midnight(since), utc_midnight(until), "year"))
-            tasks = [(window, users_id) for window in windows for users_id in user_ids]
-            for _, page in prefetch(fetch, tasks, concurrency):
-                kept = []
-                for row in _typed(entity, page):
-                    key = _key(entity, row)
-                    if since <= row["date"] < until and key not in seen:
-                        seen.add(key)
-                        kept.append(row)
-                yield kept
-        yield _deleted(stored, since, until, seen, entity)
-        options.record(state)
+        since, until = ctx.options.work_time_range(state)
+        pages = (page for _, page in prefetch(fetch, tasks(since, until), ctx.concurrency))
+        yield from _reconciled(ctx, entity, set(stored.select(since, until)), pages,
+                               lambda row: bool(since <= row[column] < until))
+        ctx.options.record(state)
 
     return _resource(entity, rows)
 
 
-def build_resources(
-    client: ClockodoClient, options: ScanOptions, enhanced_list: bool, concurrency: int
-) -> list[DltResource]:
+def build_resources(ctx: Context) -> list[DltResource]:
     """Every table of the catalog as a dlt resource."""
-    built: dict[str, DltResource] = {}
-    for entity in ENTITIES.values():
-        if entity.partition is Partition.NONE:
-            built[entity.name] = full_list(client, entity)
-        elif entity.partition is Partition.ENTRY_WINDOWS:
-            built[entity.name] = entries(client, entity, options, enhanced_list, concurrency)
-        elif entity.partition is Partition.YEARS:
-            built[entity.name] = yearly(client, entity, options)
-        elif entity.partition is Partition.USER_WINDOWS:
-            built[entity.name] = per_user_windows(client, entity, options, concurrency)
+    builders: dict[Partition, Callable[[Context, Entity], DltResource]] = {
+        Partition.NONE: full_list,
+        Partition.ENTRY_WINDOWS: entries,
+        Partition.YEARS: yearly,
+        Partition.USER_WINDOWS: per_user_windows,
+    }
+    built = {
+        entity.name: builders[entity.partition](ctx, entity)
+        for entity in ENTITIES.values() if entity.partition in builders
+    }
     for entity in ENTITIES.values():
         if entity.partition is Partition.DERIVED and entity.derived_from:
             built[entity.name] = customer_projects(built[entity.derived_from], entity)

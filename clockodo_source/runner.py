@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import dlt
 from dlt.common.destination.exceptions import DestinationUndefinedEntity, SqlClientNotAvailable
 from dlt.extract.source import DltSource
 
-from clockodo_source.client import ClockodoClient, RequestStats
 from clockodo_source.errors import ConfigurationError
-from clockodo_source.scan import LAST_RECONCILE, LAST_SCAN
-from clockodo_source.settings import ENTITIES
+from clockodo_source.scan import LAST_RECONCILE, LAST_SCAN, BackfillPlan
+from clockodo_source.settings import ENTITIES, Partition
+from clockodo_source.stats import SourceStats, latest
+from clockodo_source.windows import tile, utc_midnight
 
 SOURCE_NAME = "clockodo"
 
@@ -52,8 +54,18 @@ def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pip
 class RunReport:
     seconds: float
     rows_written: dict[str, int]
-    stats: RequestStats | None
+    stats: SourceStats | None
     tables: Sequence[str] = field(default_factory=list)
+
+    def merge(self, other: RunReport) -> None:
+        """Fold another run into this one (one summary for a whole backfill)."""
+        self.seconds += other.seconds
+        for table, count in other.rows_written.items():
+            self.rows_written[table] = self.rows_written.get(table, 0) + count
+        if other.stats is not None:
+            self.stats = self.stats or SourceStats()
+            self.stats.merge(other.stats)
+        self.tables = [*self.tables, *(t for t in other.tables if t not in self.tables)]
 
 
 def _file_format(pipeline: dlt.Pipeline) -> Any:
@@ -70,9 +82,7 @@ def run_source(pipeline: dlt.Pipeline, source: DltSource, tables: Sequence[str])
     normalize = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
     counts: dict[str, int] = dict(normalize.row_counts) if normalize else {}
     written = {name: counts.get(name, 0) for name in tables}
-    return RunReport(
-        time.monotonic() - started, written, ClockodoClient.latest_stats(), list(tables)
-    )
+    return RunReport(time.monotonic() - started, written, latest(), list(tables))
 
 
 def stored_counts(pipeline: dlt.Pipeline, tables: Sequence[str]) -> dict[str, int | None]:
@@ -101,18 +111,22 @@ def resource_states(pipeline: dlt.Pipeline) -> dict[str, dict[str, Any]]:
 
 def format_summary(pipeline: dlt.Pipeline, report: RunReport) -> str:
     stored = stored_counts(pipeline, report.tables)
-    lines = [f"{'table':<20} {'written':>10} {'stored':>10}"]
+    header = ("table", "written", "added", "updated", "removed", "stored")
+    lines = [f"{header[0]:<20}" + "".join(f"{name:>10}" for name in header[1:])]
+    tables = report.stats.tables if report.stats else {}
     for table in report.tables:
-        count = stored.get(table)
+        changes = tables.get(table)
+        figures: list[int | None] = [report.rows_written.get(table, 0)]
+        figures += [changes.added, changes.updated, changes.removed] if changes else [None] * 3
+        figures.append(stored.get(table))
+        lines.append(f"{table:<20}" + "".join(
+            f"{'-' if figure is None else f'{figure:,}':>10}" for figure in figures
+        ))
+    if report.stats is not None:
+        http = report.stats.requests
         lines.append(
-            f"{table:<20} {report.rows_written.get(table, 0):>10,} "
-            f"{'-' if count is None else f'{count:,}':>10}"
-        )
-    stats = report.stats
-    if stats is not None:
-        lines.append(
-            f"requests: {stats.requests:,} (retries {stats.retries}, 429s {stats.throttled}, "
-            f"waited {stats.wait_seconds:.1f}s); took {report.seconds:.1f}s"
+            f"requests: {http.requests:,} (retries {http.retries}, 429s {http.throttled}, "
+            f"waited {http.wait_seconds:.1f}s); took {report.seconds:.1f}s"
         )
     destination = pipeline.destination.destination_name if pipeline.destination else "?"
     lines.append(f"destination: {destination}, dataset {pipeline.dataset_name}")
@@ -134,3 +148,59 @@ def format_status(pipeline: dlt.Pipeline) -> str:
     if trace is not None:
         lines.append(f"last run finished: {trace.finished_at}")
     return "\n".join(lines)
+
+
+def windowed_tables(tables: Sequence[str]) -> list[str]:
+    """Tables read in time windows, which a backfill loads window by window."""
+    kinds = (Partition.ENTRY_WINDOWS, Partition.USER_WINDOWS)
+    return [table for table in tables if ENTITIES[table].partition in kinds]
+
+
+def pending_backfill(pipeline: dlt.Pipeline, tables: Sequence[str]) -> BackfillPlan | None:
+    """An unfinished backfill recorded by one of `tables` (restored from the destination)."""
+    states = resource_states(pipeline)
+    for table in windowed_tables(tables):
+        pending = BackfillPlan.pending(states.get(table, {}))
+        if pending is not None:
+            return pending[0]
+    return None
+
+
+def resume_point(pipeline: dlt.Pipeline, plan: BackfillPlan, tables: Sequence[str]) -> date:
+    """First day not yet loaded by every windowed table of `plan`."""
+    states = resource_states(pipeline)
+    done = []
+    for table in windowed_tables(tables):
+        pending = BackfillPlan.pending(states.get(table, {}))
+        if pending is None or pending[0] != plan:
+            return plan.start
+        done.append(pending[1])
+    return min(done, default=plan.start)
+
+
+def run_backfill(
+    pipeline: dlt.Pipeline,
+    plan: BackfillPlan,
+    tables: Sequence[str],
+    make_source: Callable[..., DltSource],
+) -> RunReport:
+    """Load `plan` one window at a time, each window its own load with its checkpoint, then
+    the remaining tables once over the whole range."""
+    windowed = windowed_tables(tables)
+    resume = resume_point(pipeline, plan, tables)
+    windows = [
+        window for window in tile(utc_midnight(plan.start), utc_midnight(plan.end), plan.window)
+        if window.until.date() > resume
+    ]
+    total = RunReport(0.0, {}, None, [])
+    for number, window in enumerate(windows, start=1):
+        since, until = window.since.date(), window.until.date()
+        print(f"backfill window {number}/{len(windows)}: {since} .. {until}", file=sys.stderr)
+        source = make_source(start_date=since.isoformat(), end_date=until.isoformat(),
+                             backfill=plan.marker())
+        total.merge(run_source(pipeline, source, windowed))
+    rest = [table for table in tables if table not in windowed]
+    if rest:
+        source = make_source(start_date=plan.start.isoformat(), end_date=plan.end.isoformat())
+        total.merge(run_source(pipeline, source, rest))
+    return total

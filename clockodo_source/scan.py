@@ -21,6 +21,35 @@ from clockodo_source.windows import utc_midnight
 
 LAST_SCAN = "last_scan_at"
 LAST_RECONCILE = "last_reconcile_at"
+BACKFILL = "backfill"
+
+
+@dataclass(frozen=True)
+class BackfillPlan:
+    """A windowed backfill of `[start, end)`; each window's load records how far it got, so a
+    killed backfill resumes at its first unfinished window."""
+
+    start: date
+    end: date
+    window: str
+
+    def marker(self) -> str:
+        return f"{self.start}/{self.end}/{self.window}"
+
+    @classmethod
+    def parse(cls, marker: str) -> BackfillPlan:
+        start, end, window = marker.split("/")
+        return cls(date.fromisoformat(start), date.fromisoformat(end), window)
+
+    @staticmethod
+    def pending(state: Mapping[str, Any]) -> tuple[BackfillPlan, date] | None:
+        """The unfinished backfill recorded in a resource state, with its resume point."""
+        record = state.get(BACKFILL)
+        if not record:
+            return None
+        plan = BackfillPlan.parse(record["plan"])
+        done = date.fromisoformat(record["done_until"])
+        return (plan, done) if done < plan.end else None
 
 
 @dataclass(frozen=True)
@@ -32,6 +61,7 @@ class ScanOptions:
     window: str
     full: bool
     now: datetime
+    backfill: BackfillPlan | None = None
 
     @property
     def stateless(self) -> bool:
@@ -70,8 +100,14 @@ class ScanOptions:
         return max(since, WORK_TIMES_START), until
 
     def record(self, state: dict[str, Any]) -> None:
-        """Remember this scan in the resource state (never for a fixed, stateless window)."""
-        if self.stateless:
+        """Remember this scan in the resource state; a fixed window only records the progress
+        of the backfill it belongs to, leaving the incremental state alone."""
+        if self.end_date is not None:
+            if self.backfill is not None:
+                state[BACKFILL] = {
+                    "plan": self.backfill.marker(),
+                    "done_until": self.end_date.isoformat(),
+                }
             return
         if self.full or not state.get(LAST_SCAN):
             state[LAST_RECONCILE] = self.now.isoformat()

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -728,7 +729,7 @@ def test_keep_alive(server: FakeClockodoServer) -> None:
 def test_command_line_server() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "clockodo_source.fake", "--entries", "50", "--port", "0",
-         "--seed", "3"], stdout=subprocess.PIPE, text=True,
+         "--seed", "3"], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1],
     )
     try:
         assert process.stdout is not None

@@ -111,6 +111,7 @@ def generate_master_data(rng: random.Random, span: Span, counts: dict[str, int])
 
 
 def _inactive_index(count: int) -> int:
+    """The seventh user (the last one in smaller companies) has left the company."""
     return min(6, count - 1) if count >= 2 else -1
 
 
@@ -126,7 +127,6 @@ def _add_users_and_teams(data: MasterData, span: Span, count: int) -> None:
     team_members: dict[int, list[int]] = {TEAM_ID_BASE + t: [] for t in range(len(_TEAMS))}
     for index in range(count):
         user_id = USER_ID_BASE + index
-        name, email, language, timezone = _user_identity(index)
         team_id = None if index == 0 else TEAM_ID_BASE + (index - 1) % len(_TEAMS)
         if team_id is not None:
             team_members[team_id].append(user_id)
@@ -135,8 +135,7 @@ def _add_users_and_teams(data: MasterData, span: Span, count: int) -> None:
         first = min(first, span.today - timedelta(days=30))
         last = max(last, first + timedelta(days=30))
         data.employment[user_id] = (first, last)
-        identity = (name, email, language, timezone)
-        data.users.append(_user(index, user_id, identity, team_id, first,
+        data.users.append(_user(index, user_id, _user_identity(index), team_id, first,
                                 active=index != inactive))
     data.teams = [
         {"id": team_id, "name": name, "leader": members[0] if members else None,
@@ -235,7 +234,7 @@ def _add_projects(data: MasterData, rng: random.Random, span: Span, count: int) 
             "billed_money": round(rng.uniform(500, 9000), 2) if completed else None,
             "billed_completely": completed and index % 2 == 1, "completed": completed,
             "completed_at": fmt_ts(day_start(completed_day) + 61_200) if completed else None,
-            "revenue_factor": (0.87 if completed else None) if hard else 1,
+            "revenue_factor": (0.87 if completed else None) if hard else 1.0,
             "deadline": fmt_date(span.today + timedelta(days=30 * index))
             if index % 3 == 1 else None,
             "start_date": fmt_date(span.first + timedelta(days=index)) if index % 2 else None,
@@ -434,7 +433,8 @@ class _AbsenceBuilder:
         summer = _monday_in(rng, year, 24, 33)
         self.add(user_id, summer, summer + timedelta(days=11), 1, 1, 10.0)
         spring = _monday_in(rng, year, 10, 20)
-        status = 1 if year < self.span.today.year else rng.choice([0, 1, 1, 2])
+        past_status = 2 if (index + year) % 4 == 3 else 1
+        status = past_status if year < self.span.today.year else rng.choice([0, 1, 1, 2])
         self.add(user_id, spring, spring + timedelta(days=2), 1, status, 3.0)
         sick = _monday_in(rng, year, 2, 45) + timedelta(days=rng.randint(0, 2))
         self.add(user_id, sick, sick + timedelta(days=1), 4, 1, 2.0, sick_note=True)

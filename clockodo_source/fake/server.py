@@ -11,6 +11,7 @@ import base64
 import binascii
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -143,12 +144,16 @@ class FakeClockodoServer:
         try:
             if not full_path.startswith("/api/"):
                 raise ApiError(404, "The requested route could not be found.", "RouteNotFound")
-            self._check_access(headers, user)
-            self._check_budget(user or "", path, query)
-            return self._dispatch(method, path, query, user or "")
+            known_user = self._check_access(headers, user)
+            self._check_budget(known_user, path, query)
+            return self._dispatch(method, path, query, known_user)
         except ApiError as error:
             return Reply(error.status, orjson.dumps(error.body(style)),
                          retry_after=error.retry_after)
+        except Exception as error:  # a bug in the fake must not look like a dropped connection
+            traceback.print_exc()
+            failure = ApiError(500, repr(error), "InternalServerError")
+            return Reply(500, orjson.dumps(failure.body(style)))
 
     def _authenticated_user(self, headers: dict[str, str]) -> str | None:
         """The API user when either auth method carries the right credentials."""
@@ -166,7 +171,8 @@ class FakeClockodoServer:
         return None
 
     @staticmethod
-    def _check_access(headers: dict[str, str], user: str | None) -> None:
+    def _check_access(headers: dict[str, str], user: str | None) -> str:
+        """Credentials first, then the mandatory application header; returns the user."""
         if user is None:
             raise ApiError(401, "Authentication failed", "AuthenticationFailed")
         application = headers.get("x-clockodo-external-application")
@@ -176,6 +182,7 @@ class FakeClockodoServer:
         if len(application) > MAX_EXTERNAL_APPLICATION:
             raise ApiError(400, "X-Clockodo-External-Application must not exceed 50 characters",
                            "InvalidExternalApplication", ["X-Clockodo-External-Application"])
+        return user
 
     def _check_budget(self, user: str, path: str, query: dict[str, list[str]]) -> None:
         enhanced = path == "/v2/entries" and query.get("enhanced_list", [""])[-1].lower() in (

@@ -1,0 +1,245 @@
+"""Change capture end to end: incremental runs, deletions, reconcile, idempotence, crashes.
+
+Real pipelines load into real DuckDB files from the fake Clockodo API over HTTP; expectations
+come from the fake company's own data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+
+from clockodo_source import clockodo_source
+from clockodo_source.fake.company import CompanyConfig, FakeCompany
+from clockodo_source.fake.server import FakeClockodoServer
+from clockodo_source.settings import CATALOG
+from tests.expected import expected_keys, first_entry_day
+from tests.helpers import API_KEY, API_USER, duckdb_pipeline, query, stored_keys
+
+Source = Callable[..., Any]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[FakeCompany, FakeClockodoServer, dlt.Pipeline, Source]]:
+    config = CompanyConfig(entries=2000, seed=11, start=date.today() - timedelta(days=500))
+    company = FakeCompany(config)
+    with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
+        start = first_entry_day(company).isoformat()
+
+        def source(**options: Any) -> Any:
+            return clockodo_source(api_user=API_USER, api_key=API_KEY, base_url=server.url,
+                                   start_date=start, **options)
+
+        yield company, server, duckdb_pipeline(tmp_path), source
+
+
+def assert_exact(pipeline: dlt.Pipeline, company: FakeCompany) -> None:
+    expected = expected_keys(company, first_entry_day(company))
+    for entity in CATALOG:
+        keys = stored_keys(pipeline, entity.name)
+        assert len(keys) == len(set(keys)), f"duplicate keys in {entity.name}"
+        assert set(keys) == expected[entity.name], entity.name
+
+
+def entry_values(pipeline: dlt.Pipeline) -> dict[int, tuple[Any, ...]]:
+    rows = query(pipeline, "SELECT id, text, time_last_change, time_until, billable "
+                           "FROM {ds}.entries")
+    return {row[0]: row[1:] for row in rows}
+
+
+def wire_values(company: FakeCompany) -> dict[int, tuple[Any, ...]]:
+    def moment(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value).astimezone(UTC) if value else None
+
+    return {
+        row["id"]: (row.get("text"), moment(row["time_last_change"]),
+                    moment(row["time_until"]), row["billable"])
+        for row in company.all_entries()
+    }
+
+
+def table_digest(pipeline: dlt.Pipeline, table: str) -> str:
+    """A hash of a table's content (dlt's own load bookkeeping columns left out)."""
+    with pipeline.sql_client() as client:
+        name = client.make_qualified_table_name(table)
+        columns = [row[0] for row in client.execute_sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s ORDER BY column_name", pipeline.dataset_name, table)]
+        data = [c for c in columns if not c.startswith("_dlt_")]
+        selected = ", ".join(client.escape_column_name(column) for column in data)
+        rows = client.execute_sql(f"SELECT {selected} FROM {name}")
+    return hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
+
+
+def content_tables(pipeline: dlt.Pipeline) -> list[str]:
+    return sorted(
+        table for table in pipeline.default_schema.data_table_names()
+        if not table.startswith("_dlt")
+    )
+
+
+def test_incremental_run_then_reconcile(world) -> None:  # type: ignore[no-untyped-def]
+    company, server, pipeline, source = world
+    pipeline.run(source())
+    assert_exact(pipeline, company)
+
+    now = company.now
+    settled = [row for row in company.all_entries() if row["time_until"]]
+    recent = [row for row in settled
+              if now - timedelta(days=20) < datetime.fromisoformat(row["time_since"]) < now]
+    old = [row for row in settled
+           if datetime.fromisoformat(row["time_since"]) < now - timedelta(days=120)]
+    assert len(recent) >= 30 and len(old) >= 5
+    for row in recent[:20]:
+        company.edit_entry(row["id"], text=f"edited «{row['id']}»\nnew line", billable=2)
+    for row in old[:5]:
+        company.edit_entry(row["id"], text="edited long ago")
+    deleted = [row["id"] for row in recent[20:30]]
+    for entry_id in deleted:
+        company.delete_entry(entry_id)
+    added = [company.add_entry()["id"] for _ in range(50)]
+    stopped = company.stop_running_entry()
+    customer = company.add_customer(name="New & Co")
+    project = company.deactivate_project(company.projects[0]["id"])
+
+    before = len(server.requests)
+    pipeline.run(source())
+    stored = entry_values(pipeline)
+    wire = wire_values(company)
+    for row in recent[:20]:
+        assert stored[row["id"]] == wire[row["id"]]
+    for row in old[:5]:
+        assert stored[row["id"]][0] != "edited long ago"
+    assert not set(deleted) & set(stored)
+    assert set(added) <= set(stored)
+    assert stored[stopped["id"]][2] is not None
+    assert (customer["id"],) in stored_keys(pipeline, "customers")
+    assert query(pipeline, "SELECT active FROM {ds}.projects WHERE id = %s",
+                 project["id"]) == [(False,)]
+    entry_windows = [r for r in server.requests[before:] if r.path == "/v2/entries"]
+    assert len(entry_windows) <= 16  # look-back and future windows only
+
+    pipeline.run(source(full=True))
+    assert entry_values(pipeline) == wire_values(company)
+    assert_exact(pipeline, company)
+
+
+def test_no_change_run_rewrites_nothing(world) -> None:  # type: ignore[no-untyped-def]
+    company, _, pipeline, source = world
+    pipeline.run(source())
+    digests = {table: table_digest(pipeline, table) for table in content_tables(pipeline)}
+    pipeline.run(source())
+    assert pipeline.last_trace.last_normalize_info.row_counts.get("entries", 0) == 0
+    assert {table: table_digest(pipeline, table) for table in content_tables(pipeline)} == digests
+    pipeline.run(source(full=True))
+    assert {table: table_digest(pipeline, table) for table in content_tables(pipeline)} == digests
+    assert_exact(pipeline, company)
+
+
+def test_deleted_absences_and_moved_entries(world) -> None:  # type: ignore[no-untyped-def]
+    company, _, pipeline, source = world
+    pipeline.run(source())
+    this_year = [row for row in company.absences
+                 if row["date_since"].startswith(str(company.now.year))]
+    company.delete_absence(this_year[0]["id"])
+    company.edit_absence(this_year[1]["id"], note="changed")
+    settled = [row for row in company.all_entries() if row["time_until"]]
+    recent = [row for row in settled if datetime.fromisoformat(row["time_since"])
+              > company.now - timedelta(days=10)]
+    moving = recent[0]
+    target = (company.now - timedelta(days=25)).replace(hour=8, minute=0, second=0)
+    company.edit_entry(moving["id"], time_since=target, time_until=target + timedelta(hours=1))
+    pipeline.run(source())
+    assert (this_year[0]["id"],) not in stored_keys(pipeline, "absences")
+    assert query(pipeline, "SELECT note FROM {ds}.absences WHERE id = %s",
+                 this_year[1]["id"]) == [("changed",)]
+    assert query(pipeline, "SELECT time_since FROM {ds}.entries WHERE id = %s",
+                 moving["id"]) == [(target.astimezone(UTC),)]
+    assert_exact(pipeline, company)
+
+
+def test_run_interrupted_between_normalize_and_load(world) -> None:  # type: ignore[no-untyped-def]
+    company, _, pipeline, source = world
+    pipeline.run(source())
+    company.add_entry()
+    company.delete_entry(next(r["id"] for r in reversed(company.all_entries())
+                              if r["time_until"] and datetime.fromisoformat(r["time_since"])
+                              < company.now))
+    pipeline.extract(source())
+    pipeline.normalize()
+    assert pipeline.has_pending_data
+    crashed = dlt.pipeline(pipeline_name=pipeline.pipeline_name,
+                           destination=pipeline.destination,
+                           dataset_name=pipeline.dataset_name,
+                           pipelines_dir=pipeline.pipelines_dir)
+    crashed.run(source())
+    assert not crashed.has_pending_data
+    assert_exact(crashed, company)
+
+
+def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "clockodo_source.cli", *args], cwd=cwd,
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_killed_backfill_resumes_without_duplicates(tmp_path: Path) -> None:
+    company = FakeCompany(CompanyConfig(entries=900, seed=5))
+    with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
+        start = first_entry_day(company)
+        env = {
+            "SOURCES__CLOCKODO__API_USER": API_USER,
+            "SOURCES__CLOCKODO__API_KEY": API_KEY,
+            "SOURCES__CLOCKODO__BASE_URL": server.url,
+            "SOURCES__CLOCKODO__START_DATE": start.isoformat(),
+            "DLT_DATA_DIR": str(tmp_path / "dlt"),
+            "RUNTIME__DLTHUB_TELEMETRY": "false",
+        }
+        end = (company.now + timedelta(days=400)).date()
+        process = cli(["backfill", "--start-date", start.isoformat(), "--end-date",
+                       end.isoformat(), "--window", "month"], tmp_path, env)
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line.startswith("backfill window 6/"):
+                break
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        assert query_loads(tmp_path / "clockodo_pipeline.duckdb") >= 4
+
+        finish = subprocess.run(
+            [sys.executable, "-m", "clockodo_source.cli", "run"], cwd=tmp_path,
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=300, check=False,
+        )
+        assert finish.returncode == 0, finish.stderr
+        assert "finishing the interrupted backfill" in finish.stderr
+        pipeline = dlt.pipeline(
+            pipeline_name="clockodo_pipeline",
+            destination=dlt.destinations.duckdb(str(tmp_path / "clockodo_pipeline.duckdb")),
+            dataset_name="clockodo", pipelines_dir=str(tmp_path / "dlt" / "pipelines"),
+        )
+        assert_exact(pipeline, company)
+
+
+def query_loads(database: Path) -> int:
+    """Completed loads in a DuckDB file another process may be writing (0 while locked)."""
+    import duckdb
+
+    if not database.exists():
+        return 0
+    try:
+        with duckdb.connect(str(database), read_only=True) as connection:
+            return int(connection.execute(
+                "SELECT COUNT(*) FROM clockodo._dlt_loads WHERE status = 0").fetchone()[0])
+    except duckdb.Error:
+        return 0
