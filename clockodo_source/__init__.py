@@ -40,6 +40,7 @@ def clockodo_source(
     timeout_seconds: float = 60.0,
     rate_budgets: Sequence[Sequence[float]] | None = None,
     backfill: str | None = None,
+    strict: bool = False,
 ) -> list[DltResource]:
     """Every Clockodo entity as a table.
 
@@ -47,7 +48,8 @@ def clockodo_source(
     `end_date` reads the fixed window `[start_date, end_date)` without moving incremental state;
     `enhanced_list=False` drops entry texts, names and revenue to escape the 300 requests per
     15 minutes budget Clockodo puts on enhanced entry lists; `backfill` ("start/end/window")
-    marks a fixed window as part of a windowed backfill, so its progress is checkpointed.
+    marks a fixed window as part of a windowed backfill, so its progress is checkpointed;
+    `strict=True` fails on a table the API user may not read instead of skipping it.
     """
     options = SourceOptions.validate(
         api_user=api_user,
@@ -77,4 +79,5 @@ def clockodo_source(
         options.base_url, api_user, api_key, options.external_application, settings,
         stats=stats.requests,
     )
-    return build_resources(Context(client, options.scan, stats, enhanced_list, concurrency))
+    context = Context(client, options.scan, stats, enhanced_list, concurrency, strict)
+    return build_resources(context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -29,6 +30,8 @@ from clockodo_source.scan import BackfillPlan
 from clockodo_source.settings import DEFAULT_FUTURE_DAYS
 from clockodo_source.windows import WINDOW_UNITS
 
+logger = logging.getLogger("clockodo_source")
+
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -37,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--pipeline-name", default="clockodo_pipeline")
     common.add_argument("--entities", help="comma-separated tables (default: all)")
     common.add_argument("--verbose", action="store_true", help="show tracebacks")
+    common.add_argument(
+        "--strict", action="store_true",
+        help="fail on a table the API user may not read (default: skip it with a warning)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="clockodo-pipeline", description="Load a Clockodo account into a dlt destination."
@@ -70,6 +77,8 @@ def _source_args(args: argparse.Namespace) -> dict[str, Any]:
         chosen["end_date"] = args.end_date
     if args.command == "reconcile":
         chosen["full"] = True
+    if args.strict:
+        chosen["strict"] = True
     return chosen
 
 
@@ -82,7 +91,7 @@ def _sync(args: argparse.Namespace, **source_args: Any) -> str:
         pipeline.sync_destination()
         plan = pending_backfill(pipeline, tables)
         if plan is not None:
-            print(f"finishing the interrupted backfill {plan.marker()} first", file=sys.stderr)
+            logger.info("finishing the interrupted backfill %s first", plan.marker())
             report.merge(run_backfill(pipeline, plan, tables, _maker(source_args)))
     report.merge(run_source(pipeline, clockodo_source(**source_args), tables))
     return format_summary(pipeline, report)
@@ -129,7 +138,7 @@ def _backfill(args: argparse.Namespace) -> str:
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
     pipeline.sync_destination()
     plan = BackfillPlan(start, end, args.window)
-    report = run_backfill(pipeline, plan, tables, _maker({}))
+    report = run_backfill(pipeline, plan, tables, _maker({"strict": True} if args.strict else {}))
     return format_summary(pipeline, report)
 
 
@@ -139,9 +148,19 @@ def _status(args: argparse.Namespace) -> str:
     return format_status(pipeline)
 
 
+def _log_to_stderr(verbose: bool) -> None:
+    """Progress and warnings of the connector go to stderr, one line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("clockodo-pipeline: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    _log_to_stderr(args.verbose)
     try:
         if args.command == "demo":
             output = _demo(args)

@@ -110,12 +110,10 @@ class ClockodoClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _acquire(self, path: str, params: Params) -> None:
-        waited = self._limiter.acquire()
+    def _limiters(self, path: str, params: Params) -> list[RateLimiter]:
         if self._enhanced_limiter and path == ENTRIES_PATH and params.get("enhanced_list"):
-            waited += self._enhanced_limiter.acquire()
-        if waited:
-            self.stats.add(wait=waited)
+            return [self._limiter, self._enhanced_limiter]
+        return [self._limiter]
 
     def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
         base = min(self.settings.backoff_max_seconds, self.settings.backoff_seconds * 2**attempt)
@@ -131,8 +129,11 @@ class ClockodoClient:
         """GET one API path and return its parsed JSON body, retrying what is worth retrying."""
         params = params or {}
         attempts = max(self.settings.max_attempts, 1)
+        limiters = self._limiters(path, params)
         for attempt in range(attempts):
-            self._acquire(path, params)
+            waited = sum(limiter.acquire() for limiter in limiters)
+            if waited:
+                self.stats.add(wait=waited)
             self.stats.count(path)
             response: httpx.Response | None = None
             try:
@@ -143,7 +144,10 @@ class ClockodoClient:
                         f"could not reach the Clockodo API at {self.base_url} ({path}): "
                         f"{type(exc).__name__}; check sources.clockodo.base_url and the network"
                     ) from None
-            else:
+            finally:
+                for limiter in limiters:
+                    limiter.release()
+            if response is not None:
                 if response.status_code < 400:
                     try:
                         return orjson.loads(response.content)

@@ -10,6 +10,7 @@ from clockodo_source.errors import (
     ClockodoNetworkError,
     ConfigurationError,
 )
+from clockodo_source.settings import CATALOG
 
 _CREDENTIALS = (
     "sources.clockodo.api_user and sources.clockodo.api_key in .dlt/secrets.toml "
@@ -30,13 +31,15 @@ def root_cause(exc: BaseException) -> BaseException:
 
 
 def _api_message(exc: ClockodoApiError) -> str:
-    where = f"{exc.endpoint}"
+    tables = [entity.name for entity in CATALOG
+              if exc.endpoint in (entity.path, entity.fallback_path)]
+    where = f"{exc.endpoint} ({', '.join(tables)})" if tables else exc.endpoint
     if exc.status == 401:
         return f"Clockodo rejected the credentials (401 on {where}): check {_CREDENTIALS}"
     if exc.status == 403:
         return (
-            f"the Clockodo user lacks the rights to read {where} (403): use an owner/admin API "
-            "key, or leave this table out with --entities"
+            f"the Clockodo API user may not read {where} (403): use an owner/admin API key, "
+            "or leave the table out with --entities (without --strict it is skipped)"
         )
     if exc.status == 410:
         return (

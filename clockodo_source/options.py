@@ -30,7 +30,7 @@ def parse_date(value: str | date, name: str) -> date:
         return date.fromisoformat(str(value).strip())
     except ValueError:
         raise ConfigurationError(
-            f"{name} must be a date like 2024-01-31 (got {value!r})"
+            f"{name} must be a date (got {value!r}); e.g. 2024-01-31"
         ) from None
 
 
@@ -70,7 +70,10 @@ class SourceOptions:
     ) -> SourceOptions:
         for name, value in (("api_user", api_user), ("api_key", api_key)):
             if not isinstance(value, str) or not value.strip():
-                raise ConfigurationError(f"{_key(name)} is empty; set it in .dlt/secrets.toml")
+                raise ConfigurationError(
+                    f"{_key(name)} is empty; set it in .dlt/secrets.toml, e.g. "
+                    f"{name} = \"{'you@example.com' if name == 'api_user' else 'your-api-key'}\""
+                )
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 f"{_key('base_url')} must be an http(s) URL (got {base_url!r}); "
@@ -93,10 +96,14 @@ class SourceOptions:
             )
         if window not in WINDOW_UNITS:
             raise ConfigurationError(
-                f"{_key('window')} must be one of {', '.join(WINDOW_UNITS)} (got {window!r})"
+                f"{_key('window')} must be one of {', '.join(WINDOW_UNITS)} (got {window!r}); "
+                "e.g. month"
             )
         if not isinstance(concurrency, int) or not 1 <= concurrency <= 32:
-            raise ConfigurationError(f"{_key('concurrency')} must be 1..32 (got {concurrency!r})")
+            raise ConfigurationError(
+                f"{_key('concurrency')} must be a whole number from 1 to 32 (got "
+                f"{concurrency!r}); e.g. 4"
+            )
         moment = (now or datetime.now(UTC)).replace(microsecond=0)
         scan = ScanOptions(
             start_date=start,

@@ -2,15 +2,21 @@
 
 Clockodo counts every request of an API user against several sliding windows at once
 (per minute, 15 minutes, hour and day). One limiter instance is shared by all threads of a run.
+
+The server counts a request when it arrives, which is somewhere between when the client sent it
+and when the answer came back. So a request holds its slot while in flight and frees it one
+window after its answer: then no window of arrivals can ever hold more requests than the budget,
+however the network delays them.
 """
 
 from __future__ import annotations
 
+import heapq
+import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: Clockodo's documented per-user budgets: (requests, window seconds).
 DEFAULT_BUDGETS: tuple[tuple[int, float], ...] = (
@@ -22,49 +28,66 @@ DEFAULT_BUDGETS: tuple[tuple[int, float], ...] = (
 #: Extra budget for /v2/entries with enhanced_list=1.
 ENHANCED_ENTRIES_BUDGET: tuple[int, float] = (300, 900.0)
 
+logger = logging.getLogger("clockodo_source")
+
 
 @dataclass
 class _Window:
     limit: int
     seconds: float
-    stamps: deque[float]
+    done: list[float] = field(default_factory=list)  # heap of answer times
+    in_flight: int = 0
+
+    def delay(self, now: float) -> float | None:
+        """Seconds until a slot frees (0: free now; None: only an answer can free one)."""
+        while self.done and self.done[0] <= now - self.seconds:
+            heapq.heappop(self.done)
+        if self.in_flight + len(self.done) < self.limit:
+            return 0.0
+        if not self.done:
+            return None
+        return self.done[0] + self.seconds - now
 
 
 class RateLimiter:
-    """Sliding-window limiter over several budgets; `acquire` blocks until every budget allows."""
+    """Sliding windows over several budgets; `acquire` blocks until every budget has a slot,
+    `release` is called when the answer is in."""
 
     def __init__(
-        self,
-        budgets: Sequence[tuple[int, float]],
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        self, budgets: Sequence[tuple[int, float]], clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._windows = [_Window(limit, seconds, deque()) for limit, seconds in budgets]
+        self._windows = [_Window(limit, seconds) for limit, seconds in budgets]
         self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self.waited_seconds = 0.0
-
-    def _delay(self, now: float) -> float:
-        delay = 0.0
-        for window in self._windows:
-            while window.stamps and window.stamps[0] <= now - window.seconds:
-                window.stamps.popleft()
-            if len(window.stamps) >= window.limit:
-                delay = max(delay, window.stamps[0] + window.seconds - now)
-        return delay
 
     def acquire(self) -> float:
         """Take one request slot; returns the seconds this call waited."""
-        waited = 0.0
-        while True:
-            with self._lock:
+        started = self._clock()
+        with self._changed:
+            while True:
                 now = self._clock()
-                delay = self._delay(now)
-                if delay <= 0:
+                delays = [(window.delay(now), window) for window in self._windows]
+                blocked = [(delay, window) for delay, window in delays if delay != 0.0]
+                if not blocked:
                     for window in self._windows:
-                        window.stamps.append(now)
+                        window.in_flight += 1
+                    waited = now - started
                     self.waited_seconds += waited
                     return waited
-            self._sleep(delay)
-            waited += delay
+                timed = [delay for delay, _ in blocked if delay is not None]
+                timeout = max(timed) if len(timed) == len(blocked) else None
+                if timeout is not None and timeout >= 1.0:
+                    window = max(blocked, key=lambda item: item[0] or 0.0)[1]
+                    logger.info("rate budget of %d requests per %.0fs spent: waiting %.1fs",
+                                window.limit, window.seconds, timeout)
+                self._changed.wait(timeout)
+
+    def release(self) -> None:
+        """The answer of an acquired request is in: its slot frees one window from now."""
+        with self._changed:
+            now = self._clock()
+            for window in self._windows:
+                window.in_flight -= 1
+                heapq.heappush(window.done, now)
+            self._changed.notify_all()

@@ -7,6 +7,7 @@ authoritative: keys stored for that range that the API no longer returns get a t
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +35,7 @@ from clockodo_source.settings import DELETED_COLUMN, ENTITIES, Entity, Partition
 from clockodo_source.stats import SourceStats
 from clockodo_source.windows import Window, tile, utc_midnight
 
+logger = logging.getLogger("clockodo_source")
 T = TypeVar("T")
 R = TypeVar("R")
 Key = tuple[Any, ...]
@@ -61,12 +63,13 @@ class Context:
     """What every resource of one source shares: the client, the scan options and counters."""
 
     def __init__(self, client: ClockodoClient, options: ScanOptions, stats: SourceStats,
-                 enhanced_list: bool, concurrency: int) -> None:
+                 enhanced_list: bool, concurrency: int, strict: bool = False) -> None:
         self.client = client
         self.options = options
         self.stats = stats
         self.enhanced_list = enhanced_list
         self.concurrency = concurrency
+        self.strict = strict
 
 
 def _typed(entity: Entity, rows: Iterable[Row]) -> list[Row]:
@@ -78,9 +81,38 @@ def _key(entity: Entity, row: Row) -> Key:
     return tuple(row[name] for name in entity.primary_key)
 
 
-def _resource(entity: Entity, fn: Callable[[], Iterator[Any]]) -> DltResource:
+def _forgiving(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]]
+               ) -> Callable[[], Iterator[Any]]:
+    """Skip a table the API user may not read (403) instead of failing the whole run, unless
+    `strict`. A skipped table keeps what it holds: no tombstones, no state, and a replaced
+    table is switched to dlt's `skip` disposition so it is not emptied."""
+
+    def guarded() -> Iterator[Any]:
+        produced = False
+        try:
+            for item in fn():
+                produced = True
+                yield item
+        except ClockodoApiError as exc:
+            replace = entity.write_disposition == "replace"
+            if exc.status != 403 or ctx.strict or (produced and replace):
+                raise
+            ctx.stats.skipped[entity.name] = exc.endpoint
+            logger.warning("skipped %s: the API user may not read %s (403)", entity.name,
+                           exc.endpoint)
+            if replace:
+                dlt.current.resource().apply_hints(write_disposition="skip")
+            resources = dlt.current.source().resources
+            for derived in ENTITIES.values():
+                if derived.derived_from == entity.name and derived.name in resources:
+                    resources[derived.name].apply_hints(write_disposition="skip")
+
+    return guarded
+
+
+def _resource(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]]) -> DltResource:
     return dlt.resource(  # type: ignore[call-overload, no-any-return]
-        fn,
+        _forgiving(ctx, entity, fn),
         name=entity.name,
         primary_key=list(entity.primary_key),
         write_disposition=entity.write_disposition,
@@ -115,7 +147,7 @@ def full_list(ctx: Context, entity: Entity) -> DltResource:
             yield typed
         ctx.stats.table(entity.name).removed += len(before - returned)
 
-    return _resource(entity, rows)
+    return _resource(ctx, entity, rows)
 
 
 def customer_projects(projects: DltResource, entity: Entity) -> DltResource:
@@ -198,7 +230,7 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
             yield arrow_table(tombstones(gone, entity.primary_key), schema)
         ctx.options.record(state)
 
-    return _resource(entity, rows)
+    return _resource(ctx, entity, rows)
 
 
 def _reconciled(ctx: Context, entity: Entity, stored: set[Key], pages: Iterable[list[Row]],
@@ -242,7 +274,7 @@ def yearly(ctx: Context, entity: Entity) -> DltResource:
                                lambda row: bool(lower <= row[column] < upper))
         ctx.options.record(state)
 
-    return _resource(entity, rows)
+    return _resource(ctx, entity, rows)
 
 
 def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
@@ -276,7 +308,7 @@ def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
                                lambda row: bool(since <= row[column] < until))
         ctx.options.record(state)
 
-    return _resource(entity, rows)
+    return _resource(ctx, entity, rows)
 
 
 def build_resources(ctx: Context) -> list[DltResource]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from clockodo_source.stats import SourceStats, latest
 from clockodo_source.windows import tile, utc_midnight
 
 SOURCE_NAME = "clockodo"
+logger = logging.getLogger("clockodo_source")
 
 
 def parse_entities(value: str | None) -> list[str]:
@@ -123,6 +125,9 @@ def format_summary(pipeline: dlt.Pipeline, report: RunReport) -> str:
             f"{'-' if figure is None else f'{figure:,}':>10}" for figure in figures
         ))
     if report.stats is not None:
+        for table, endpoint in sorted(report.stats.skipped.items()):
+            lines.append(f"skipped {table}: the API user may not read {endpoint} (403); "
+                         "use an owner/admin key, or --strict to fail instead")
         http = report.stats.requests
         lines.append(
             f"requests: {http.requests:,} (retries {http.retries}, 429s {http.throttled}, "
@@ -195,7 +200,7 @@ def run_backfill(
     total = RunReport(0.0, {}, None, [])
     for number, window in enumerate(windows, start=1):
         since, until = window.since.date(), window.until.date()
-        print(f"backfill window {number}/{len(windows)}: {since} .. {until}", file=sys.stderr)
+        logger.info("backfill window %d/%d: %s .. %s", number, len(windows), since, until)
         source = make_source(start_date=since.isoformat(), end_date=until.isoformat(),
                              backfill=plan.marker())
         total.merge(run_source(pipeline, source, windowed))

@@ -56,6 +56,8 @@ class TableChanges:
 class SourceStats:
     requests: RequestStats = field(default_factory=RequestStats)
     tables: dict[str, TableChanges] = field(default_factory=dict)
+    #: tables skipped because the API user may not read them: table -> endpoint
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> TableChanges:
         return self.tables.setdefault(name, TableChanges())
@@ -63,6 +65,7 @@ class SourceStats:
     def merge(self, other: SourceStats) -> None:
         """Add another run's counters (a backfill is one run per window)."""
         self.requests.merge(other.requests)
+        self.skipped.update(other.skipped)
         for name, changes in other.tables.items():
             mine = self.table(name)
             mine.added += changes.added

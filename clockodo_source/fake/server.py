@@ -63,6 +63,9 @@ class FakeClockodoServer:
         self.company = company
         self.api_user, self.api_key = api_user, api_key
         self.faults = Faults()
+        #: paths (without /api) that answer with this status, e.g. 403 for a user lacking
+        #: rights or 410 for a route removed upstream
+        self.forced_status: dict[str, int] = {}
         self._limits = RateLimits()
         self._limiter = Limiter()
         self.requests: list[RequestRecord] = []
@@ -146,6 +149,7 @@ class FakeClockodoServer:
                 raise ApiError(404, "The requested route could not be found.", "RouteNotFound")
             known_user = self._check_access(headers, user)
             self._check_budget(known_user, path, query)
+            self._check_forced(path)
             return self._dispatch(method, path, query, known_user)
         except ApiError as error:
             return Reply(error.status, orjson.dumps(error.body(style)),
@@ -194,6 +198,12 @@ class FakeClockodoServer:
             raise ApiError(429, "Too many requests", "TooManyRequests",
                            retry_after=retry_after_header(wait))
 
+    def _check_forced(self, path: str) -> None:
+        status = self.forced_status.get(path)
+        if status is not None:
+            message, kind = _FORCED.get(status, (f"Forced status {status}", "Forced"))
+            raise ApiError(status, message, kind)
+
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], user: str) -> Reply:
         match = self._router.resolve(path)
         if method != "GET":
@@ -207,6 +217,12 @@ class FakeClockodoServer:
     def _log(self, record: RequestRecord) -> None:
         with self._log_lock:
             self.requests.append(record)
+
+
+_FORCED = {
+    403: ("You are not allowed to access this resource.", "Forbidden"),
+    410: ("deprecated", "Deprecated"),
+}
 
 
 def _fault_reply(kind: str, retry_after: int | None) -> Reply | None:
