@@ -137,7 +137,8 @@ def full_list(ctx: Context, entity: Entity) -> DltResource:
         yield from first
 
     def rows() -> Iterator[list[Row]]:
-        before = set(stored.select())
+        with stored.connected():
+            before = set(stored.select())
         returned: set[Key] = set()
         for page in pages():
             typed = _typed(entity, page)
@@ -211,7 +212,7 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
         changes.count([(row_id,) for row_id in ids], {(row_id,) for row_id in known})
         return table
 
-    def rows() -> Iterator[pa.Table]:
+    def scan() -> Iterator[pa.Table]:
         state = dlt.current.resource_state()
         since, until = ctx.options.entry_range(state)
         seen: set[Key] = set()
@@ -229,6 +230,10 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
         if gone:
             yield arrow_table(tombstones(gone, entity.primary_key), schema)
         ctx.options.record(state)
+
+    def rows() -> Iterator[pa.Table]:
+        with stored.connected():
+            yield from scan()
 
     return _resource(ctx, entity, rows)
 
@@ -269,8 +274,10 @@ def yearly(ctx: Context, entity: Entity) -> DltResource:
         first, last = ctx.options.year_range(state)
         lower: Any = first if entity.add_year else date(first, 1, 1)
         upper: Any = last + 1 if entity.add_year else date(last + 1, 1, 1)
+        with stored.connected():
+            before = set(stored.select(lower, upper))
         pages = (page for _, page in prefetch(fetch, range(first, last + 1), ctx.concurrency))
-        yield from _reconciled(ctx, entity, set(stored.select(lower, upper)), pages,
+        yield from _reconciled(ctx, entity, before, pages,
                                lambda row: bool(lower <= row[column] < upper))
         ctx.options.record(state)
 
@@ -303,8 +310,10 @@ def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
     def rows() -> Iterator[list[Row]]:
         state = dlt.current.resource_state()
         since, until = ctx.options.work_time_range(state)
+        with stored.connected():
+            before = set(stored.select(since, until))
         pages = (page for _, page in prefetch(fetch, tasks(since, until), ctx.concurrency))
-        yield from _reconciled(ctx, entity, set(stored.select(since, until)), pages,
+        yield from _reconciled(ctx, entity, before, pages,
                                lambda row: bool(since <= row[column] < until))
         ctx.options.record(state)
 

@@ -14,6 +14,7 @@ import dlt
 from dlt.common.destination.exceptions import DestinationUndefinedEntity, SqlClientNotAvailable
 from dlt.extract.source import DltSource
 
+from clockodo_source import destinations
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.scan import LAST_RECONCILE, LAST_SCAN, BackfillPlan
 from clockodo_source.settings import ENTITIES, Partition
@@ -46,7 +47,7 @@ def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pip
         )
     return dlt.pipeline(
         pipeline_name=pipeline_name,
-        destination=destination,
+        destination=destinations.resolve(destination),
         dataset_name=dataset,
         progress=dlt.progress.log(log_period=10.0, logger=sys.stderr, dump_system_stats=False),
     )

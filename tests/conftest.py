@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import dlt
 import pytest
 
 os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
 
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
-from tests.helpers import API_KEY, API_USER
+from tests.helpers import API_KEY, API_USER, DESTINATIONS, drop_dataset, pipeline_for
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +47,23 @@ def fresh_api() -> Iterator[FakeClockodoServer]:
     company = FakeCompany(CompanyConfig(entries=600, seed=11))
     with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
         yield server
+
+
+@pytest.fixture(params=DESTINATIONS)
+def destination(request: pytest.FixtureRequest) -> str:
+    """The destinations every end-to-end scenario runs against (PostgreSQL must be up)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_pipeline(destination: str, tmp_path: Path) -> Iterator[Callable[[], dlt.Pipeline]]:
+    """Pipelines into `destination`, each PostgreSQL dataset dropped after the test."""
+    made: list[dlt.Pipeline] = []
+
+    def make() -> dlt.Pipeline:
+        made.append(pipeline_for(destination, tmp_path))
+        return made[-1]
+
+    yield make
+    for pipeline in made:
+        drop_dataset(pipeline)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import dlt
 import pytest
+from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from clockodo_source.fake.server import FakeClockodoServer
 from clockodo_source.settings import ENTITIES
@@ -26,6 +28,10 @@ def configure_source(monkeypatch: pytest.MonkeyPatch, server: FakeClockodoServer
     monkeypatch.setenv("SOURCES__CLOCKODO__RETRY_AFTER_FLOOR_SECONDS", "0.01")
 
 
+POSTGRES_DSN = "postgresql://root@127.0.0.1:5432/test"
+DESTINATIONS = ("duckdb", "postgres")
+
+
 def duckdb_pipeline(tmp_path: Path, name: str = "clockodo_pipeline") -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name=name,
@@ -33,6 +39,31 @@ def duckdb_pipeline(tmp_path: Path, name: str = "clockodo_pipeline") -> dlt.Pipe
         dataset_name="clockodo",
         pipelines_dir=str(tmp_path / "pipelines"),
     )
+
+
+def postgres_pipeline(tmp_path: Path, name: str = "clockodo_pipeline") -> dlt.Pipeline:
+    """A pipeline into the local PostgreSQL (trust auth) with a dataset of its own."""
+    credentials = PostgresCredentials(POSTGRES_DSN)
+    credentials.password = ""
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=dlt.destinations.postgres(credentials=credentials),
+        dataset_name=f"t_{uuid.uuid4().hex[:12]}",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+
+
+def pipeline_for(destination: str, tmp_path: Path) -> dlt.Pipeline:
+    return duckdb_pipeline(tmp_path) if destination == "duckdb" else postgres_pipeline(tmp_path)
+
+
+def drop_dataset(pipeline: dlt.Pipeline) -> None:
+    """Remove a test's PostgreSQL schemas (the dataset and dlt's staging dataset)."""
+    if pipeline.destination.destination_name != "postgres":
+        return
+    with pipeline.sql_client() as client:
+        for schema in (pipeline.dataset_name, f"{pipeline.dataset_name}_staging"):
+            client.execute_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def stored_keys(pipeline: dlt.Pipeline, table: str) -> list[tuple[Any, ...]]:

@@ -24,13 +24,22 @@ from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
 from clockodo_source.settings import CATALOG
 from tests.expected import expected_keys, first_entry_day
-from tests.helpers import API_KEY, API_USER, duckdb_pipeline, query, stored_keys
+from tests.helpers import (
+    API_KEY,
+    API_USER,
+    POSTGRES_DSN,
+    drop_dataset,
+    pipeline_for,
+    query,
+    stored_keys,
+)
 
 Source = Callable[..., Any]
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[FakeCompany, FakeClockodoServer, dlt.Pipeline, Source]]:
+def world(make_pipeline: Callable[[], dlt.Pipeline]
+          ) -> Iterator[tuple[FakeCompany, FakeClockodoServer, dlt.Pipeline, Source]]:
     config = CompanyConfig(entries=2000, seed=11, start=date.today() - timedelta(days=500))
     company = FakeCompany(config)
     with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
@@ -40,7 +49,7 @@ def world(tmp_path: Path) -> Iterator[tuple[FakeCompany, FakeClockodoServer, dlt
             return clockodo_source(api_user=API_USER, api_key=API_KEY, base_url=server.url,
                                    start_date=start, **options)
 
-        yield company, server, duckdb_pipeline(tmp_path), source
+        yield company, server, make_pipeline(), source
 
 
 def assert_exact(pipeline: dlt.Pipeline, company: FakeCompany) -> None:
@@ -194,8 +203,10 @@ def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str
     )
 
 
-def test_killed_backfill_resumes_without_duplicates(tmp_path: Path) -> None:
-    company = FakeCompany(CompanyConfig(entries=900, seed=5))
+def test_killed_backfill_resumes_without_duplicates(destination: str, tmp_path: Path) -> None:
+    company = FakeCompany(CompanyConfig(entries=600, seed=5,
+                                        start=date.today() - timedelta(days=200)))
+    probe = pipeline_for(destination, tmp_path)
     with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
         start = first_entry_day(company)
         env = {
@@ -203,43 +214,31 @@ def test_killed_backfill_resumes_without_duplicates(tmp_path: Path) -> None:
             "SOURCES__CLOCKODO__API_KEY": API_KEY,
             "SOURCES__CLOCKODO__BASE_URL": server.url,
             "SOURCES__CLOCKODO__START_DATE": start.isoformat(),
+            "DESTINATION__POSTGRES__CREDENTIALS": POSTGRES_DSN,
             "DLT_DATA_DIR": str(tmp_path / "dlt"),
             "RUNTIME__DLTHUB_TELEMETRY": "false",
         }
+        target = ["--destination", destination, "--dataset", probe.dataset_name]
         end = (company.now + timedelta(days=30)).date()
         process = cli(["backfill", "--start-date", start.isoformat(), "--end-date",
-                       end.isoformat(), "--window", "month"], tmp_path, env)
+                       end.isoformat(), "--window", "month", *target], tmp_path, env)
         assert process.stderr is not None
+        windows_started = 0
         for line in process.stderr:
-            if "backfill window 6/" in line:
+            windows_started += "backfill window" in line
+            if windows_started == 4:
                 break
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-        assert query_loads(tmp_path / "clockodo_pipeline.duckdb") >= 4
+        assert windows_started == 4  # killed part-way, after three windows were loaded
 
         finish = subprocess.run(
-            [sys.executable, "-m", "clockodo_source.cli", "run"], cwd=tmp_path,
+            [sys.executable, "-m", "clockodo_source.cli", "run", *target], cwd=tmp_path,
             env={**os.environ, **env}, capture_output=True, text=True, timeout=300, check=False,
         )
         assert finish.returncode == 0, finish.stderr
         assert "finishing the interrupted backfill" in finish.stderr
-        pipeline = dlt.pipeline(
-            pipeline_name="clockodo_pipeline",
-            destination=dlt.destinations.duckdb(str(tmp_path / "clockodo_pipeline.duckdb")),
-            dataset_name="clockodo", pipelines_dir=str(tmp_path / "dlt" / "pipelines"),
-        )
-        assert_exact(pipeline, company)
-
-
-def query_loads(database: Path) -> int:
-    """Completed loads in a DuckDB file another process may be writing (0 while locked)."""
-    import duckdb
-
-    if not database.exists():
-        return 0
-    try:
-        with duckdb.connect(str(database), read_only=True) as connection:
-            return int(connection.execute(
-                "SELECT COUNT(*) FROM clockodo._dlt_loads WHERE status = 0").fetchone()[0])
-    except duckdb.Error:
-        return 0
+        try:
+            assert_exact(probe, company)
+        finally:
+            drop_dataset(probe)

@@ -15,23 +15,27 @@ from tests.expected import expected_keys, first_entry_day
 from tests.helpers import (
     API_KEY,
     API_USER,
+    DESTINATIONS,
     configure_source,
+    drop_dataset,
     duckdb_pipeline,
+    pipeline_for,
     query,
     stored_keys,
 )
 
 
-@pytest.fixture(scope="module")
-def loaded(api: FakeClockodoServer, company: FakeCompany,
+@pytest.fixture(scope="module", params=DESTINATIONS)
+def loaded(request: pytest.FixtureRequest, api: FakeClockodoServer, company: FakeCompany,
            tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """One full load shared by the read-only checks of this module."""
-    pipeline = duckdb_pipeline(tmp_path_factory.mktemp("full_load"))
+    """One full load per destination, shared by the read-only checks of this module."""
+    pipeline = pipeline_for(request.param, tmp_path_factory.mktemp("full_load"))
     before = len(api.requests)
     source = clockodo_source(api_user=API_USER, api_key=API_KEY, base_url=api.url,
                              start_date=first_entry_day(company).isoformat())
-    pipeline.run(source, loader_file_format="parquet")
-    return pipeline, api.requests[before:]
+    pipeline.run(source)
+    yield pipeline, api.requests[before:]
+    drop_dataset(pipeline)
 
 
 def test_every_table_holds_exactly_the_api_keys(loaded, company: FakeCompany) -> None:  # type: ignore[no-untyped-def]
@@ -81,18 +85,19 @@ def test_entry_fields_types_and_running_entry(loaded, company: FakeCompany) -> N
 
 def test_column_types(loaded) -> None:  # type: ignore[no-untyped-def]
     pipeline, _ = loaded
-    types = dict(query(
+    types = {name: kind.upper() for name, kind in query(
         pipeline,
         "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'clockodo'",
-    ))
+        "WHERE table_schema = %s", pipeline.dataset_name,
+    )}
+    double = "DOUBLE PRECISION" if pipeline.destination.destination_name == "postgres" else "DOUBLE"
     assert types["entries.time_since"] == "TIMESTAMP WITH TIME ZONE"
-    assert types["entries.revenue"] == "DOUBLE"
+    assert types["entries.revenue"] == double
     assert types["entries.id"] == "BIGINT"
     assert types["absences.date_since"] == "DATE"
     assert types["work_times.date"] == "DATE"
     assert types["work_times__intervals.time_since"] == "TIMESTAMP WITH TIME ZONE"
-    assert types["projects.budget__amount"] == "DOUBLE"
+    assert types["projects.budget__amount"] == double
     assert types["users.created_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["non_business_days.evaluated_date"] == "DATE"
     assert "user_reports__month_details__week_details.sum_hours" in types
@@ -128,8 +133,8 @@ def test_selected_entities_leave_others_untouched(api: FakeClockodoServer, compa
     pipeline = duckdb_pipeline(tmp_path)
     pipeline.run(clockodo_source().with_resources("customers_projects", "teams"))
     tables = {row[0] for row in query(
-        pipeline, "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-                  "'clockodo' AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'")}
+        pipeline, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+        pipeline.dataset_name) if not row[0].startswith("_dlt")}
     assert tables == {"customers_projects", "teams", "teams__user_ids"}
     assert len(stored_keys(pipeline, "customers_projects")) == len(company.projects)
     assert set(ENTITIES) >= {"customers_projects", "teams"}
