@@ -10,9 +10,18 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+import dlt
 from dlt.extract.source import DltSource
 
 from clockodo_source import clockodo_source
+from clockodo_source.analytics import (
+    FORMATS,
+    REPORT_NAMES,
+    ModelNotBuiltError,
+    build_models,
+    render_report,
+    write_html_report,
+)
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.messages import describe_failure
 from clockodo_source.options import parse_date
@@ -31,6 +40,7 @@ from clockodo_source.settings import DEFAULT_FUTURE_DAYS
 from clockodo_source.windows import WINDOW_UNITS
 
 logger = logging.getLogger("clockodo_source")
+HTML_REPORT = "clockodo_report.html"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,6 +75,17 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", parents=[common], help="sync a built-in sample company")
     demo.add_argument("--entries", type=int, default=3000, help="entries in the sample company")
     commands.add_parser("status", parents=[common], help="what is loaded, per table")
+    report = commands.add_parser(
+        "report", parents=[common], help="unbilled time, utilization, budgets or overtime"
+    )
+    report.add_argument("name", choices=REPORT_NAMES)
+    report.add_argument("--month", help="YYYY-MM")
+    report.add_argument("--quarter", help="YYYY-Qn")
+    report.add_argument("--customer", help="customer id")
+    report.add_argument("--project", help="project id")
+    report.add_argument("--team", help="team id")
+    report.add_argument("--format", default="table", choices=FORMATS)
+    report.add_argument("--output", help=f"where --format html writes (default {HTML_REPORT})")
     return parser
 
 
@@ -82,7 +103,16 @@ def _source_args(args: argparse.Namespace) -> dict[str, Any]:
     return chosen
 
 
-def _sync(args: argparse.Namespace, **source_args: Any) -> str:
+def _finish(pipeline: dlt.Pipeline, report: RunReport) -> str:
+    """The run summary, after rebuilding the analytics models on the fresh data."""
+    summary = format_summary(pipeline, report)
+    if pipeline.destination.destination_name == "filesystem":
+        return f"{summary}\nmodels: not built on the filesystem destination"
+    built = build_models(pipeline)
+    return f"{summary}\nmodels: " + ", ".join(f"{name} {rows:,}" for name, rows in built.items())
+
+
+def _sync(args: argparse.Namespace, **source_args: Any) -> tuple[dlt.Pipeline, str]:
     """One run; a `run` first finishes a backfill that an earlier, killed process left."""
     tables = parse_entities(args.entities)
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
@@ -94,7 +124,7 @@ def _sync(args: argparse.Namespace, **source_args: Any) -> str:
             logger.info("finishing the interrupted backfill %s first", plan.marker())
             report.merge(run_backfill(pipeline, plan, tables, _maker(source_args)))
     report.merge(run_source(pipeline, clockodo_source(**source_args), tables))
-    return format_summary(pipeline, report)
+    return pipeline, _finish(pipeline, report)
 
 
 def _maker(base: dict[str, Any]) -> Callable[..., DltSource]:
@@ -109,7 +139,7 @@ def _demo(args: argparse.Namespace) -> str:
 
     with demo_api(args.entries) as (server, company):
         start = min(row["time_since"] for row in company.all_entries())[:10]
-        summary = _sync(
+        pipeline, summary = _sync(
             args,
             api_user=DEMO_USER,
             api_key=DEMO_KEY,
@@ -119,6 +149,9 @@ def _demo(args: argparse.Namespace) -> str:
         )
     where = os.path.abspath(f"{args.pipeline_name}.duckdb")
     hint = f"\nDuckDB file: {where}" if args.destination == "duckdb" else ""
+    if args.destination != "filesystem":
+        page = write_html_report(pipeline, HTML_REPORT).resolve()
+        hint += f"\nReport (opens offline in a browser): {page.as_uri()}"
     return f"Demo company loaded from a fake Clockodo API at {server.url}\n{summary}{hint}"
 
 
@@ -139,7 +172,25 @@ def _backfill(args: argparse.Namespace) -> str:
     pipeline.sync_destination()
     plan = BackfillPlan(start, end, args.window)
     report = run_backfill(pipeline, plan, tables, _maker({"strict": True} if args.strict else {}))
-    return format_summary(pipeline, report)
+    return _finish(pipeline, report)
+
+
+def _report(args: argparse.Namespace) -> str:
+    pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
+    filters = {name: getattr(args, name) for name in ("month", "quarter", "customer", "project",
+                                                      "team")}
+    try:
+        if args.format == "html":
+            target = write_html_report(pipeline, args.output or HTML_REPORT,
+                                       **{k: v for k, v in filters.items() if v})
+            return f"Report written to {target.resolve().as_uri()}"
+        return render_report(pipeline, args.name, fmt=args.format, **filters)
+    except ModelNotBuiltError:
+        raise ConfigurationError(
+            f"the {args.name} report has no data yet: run `clockodo-pipeline run` first"
+        ) from None
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _status(args: argparse.Namespace) -> str:
@@ -168,8 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             output = _status(args)
         elif args.command == "backfill":
             output = _backfill(args)
+        elif args.command == "report":
+            output = _report(args)
         else:
-            output = _sync(args, **_source_args(args))
+            output = _sync(args, **_source_args(args))[1]
     except KeyboardInterrupt:
         print("clockodo-pipeline: interrupted; the next run resumes", file=sys.stderr)
         return 130
@@ -178,7 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"clockodo-pipeline: error: {describe_failure(exc)}", file=sys.stderr)
         return 1
-    print(output)
+    try:
+        print(output)
+    except BrokenPipeError:  # `| head` closed the pipe: not a failure of the run
+        sys.stderr.close()
     return 0
 
 

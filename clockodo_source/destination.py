@@ -1,21 +1,104 @@
 """Read-only look-ups of what the destination already holds for a table and range.
 
 Clockodo leaves no trace of deleted rows, so the only way to find them is to compare what a
-re-read range returns with what was stored for that range before. The comparison reads the
-destination through dlt's own SQL client, so it works on every SQL destination and on
-filesystem tables alike, and needs no per-row state.
+re-read range returns with what was stored for that range before. SQL destinations are read
+through dlt's own SQL client; the filesystem destination keeps merged tables as Delta tables,
+read with the `deltalake` library (DuckDB would need an extension download to read them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import dlt
+import pyarrow.compute as pc
 from dlt.common.destination.exceptions import DestinationUndefinedEntity, SqlClientNotAvailable
 from dlt.destinations.sql_client import SqlClientBase
 from dlt.pipeline.exceptions import PipelineConfigMissing
+
+Rows = list[tuple[Any, ...]]
+
+
+class Reader(Protocol):
+    def select(self, table: str, columns: Sequence[str], range_column: str | None,
+               lower: Any, upper: Any) -> Rows: ...
+
+    def count(self, table: str) -> int | None: ...
+
+
+class SqlReader:
+    def __init__(self, client: SqlClientBase[Any]) -> None:
+        self.client = client
+
+    def select(self, table: str, columns: Sequence[str], range_column: str | None,
+               lower: Any, upper: Any) -> Rows:
+        escape = self.client.escape_column_name
+        query = (f"SELECT {', '.join(escape(name) for name in columns)} "
+                 f"FROM {self.client.make_qualified_table_name(table)}")
+        args: tuple[Any, ...] = ()
+        if range_column:
+            query += f" WHERE {escape(range_column)} >= %s AND {escape(range_column)} < %s"
+            args = (lower, upper)
+        try:
+            return [tuple(row) for row in self.client.execute_sql(query, *args) or []]
+        except DestinationUndefinedEntity:
+            return []
+
+    def count(self, table: str) -> int | None:
+        try:
+            name = self.client.make_qualified_table_name(table)
+            result = self.client.execute_sql(f"SELECT COUNT(*) FROM {name}")
+        except DestinationUndefinedEntity:
+            return None
+        return int(result[0][0]) if result else 0
+
+
+class DeltaReader:
+    def __init__(self, pipeline: dlt.Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def _dataset(self, table: str) -> Any:
+        from dlt.common.libs.deltalake import get_delta_tables
+
+        try:
+            found = get_delta_tables(self.pipeline, table)
+        except (ValueError, FileNotFoundError):
+            return None
+        return found[table].to_pyarrow_dataset() if table in found else None
+
+    def select(self, table: str, columns: Sequence[str], range_column: str | None,
+               lower: Any, upper: Any) -> Rows:
+        dataset = self._dataset(table)
+        if dataset is None:
+            return []
+        condition = None
+        if range_column:
+            field = pc.field(range_column)
+            condition = (field >= lower) & (field < upper)
+        data = dataset.to_table(columns=list(columns), filter=condition)
+        return list(zip(*(data[name].to_pylist() for name in columns), strict=True))
+
+    def count(self, table: str) -> int | None:
+        dataset = self._dataset(table)
+        return None if dataset is None else int(dataset.count_rows())
+
+
+@contextmanager
+def reader(pipeline: dlt.Pipeline) -> Iterator[Reader | None]:
+    """A reader of the pipeline's destination for the duration of the block; None when the
+    pipeline has no destination to read."""
+    if pipeline.destination is not None and pipeline.destination.destination_name == "filesystem":
+        yield DeltaReader(pipeline)
+        return
+    try:
+        client = pipeline.sql_client()
+    except (SqlClientNotAvailable, PipelineConfigMissing):
+        yield None
+        return
+    with client:
+        yield SqlReader(client)
 
 
 class StoredRows:
@@ -31,40 +114,26 @@ class StoredRows:
         self.table = table
         self.key_columns = tuple(key_columns)
         self.range_column = range_column
-        self._client: SqlClientBase[Any] | None = None
+        self._reader: Reader | None = None
 
     @contextmanager
     def connected(self) -> Iterator[StoredRows]:
         try:
-            client = dlt.current.pipeline().sql_client()
-        except (SqlClientNotAvailable, PipelineConfigMissing):
-            yield self  # no destination: nothing was stored
+            pipeline = dlt.current.pipeline()
+        except PipelineConfigMissing:
+            yield self
             return
-        with client:
-            self._client = client
+        with reader(pipeline) as opened:
+            self._reader = opened
             try:
                 yield self
             finally:
-                self._client = None
+                self._reader = None
 
-    def select(
-        self, lower: Any = None, upper: Any = None, extra: Sequence[str] = ()
-    ) -> list[tuple[Any, ...]]:
+    def select(self, lower: Any = None, upper: Any = None, extra: Sequence[str] = ()) -> Rows:
         """The key columns, then `extra` ones, of rows with `lower <= range_column < upper`
         (of all rows without a range column); empty when nothing was loaded yet."""
-        client = self._client
-        if client is None:
+        if self._reader is None:
             return []
-        columns = ", ".join(
-            client.escape_column_name(name) for name in (*self.key_columns, *extra)
-        )
-        query = f"SELECT {columns} FROM {client.make_qualified_table_name(self.table)}"
-        args: tuple[Any, ...] = ()
-        if self.range_column:
-            column = client.escape_column_name(self.range_column)
-            query += f" WHERE {column} >= %s AND {column} < %s"
-            args = (lower, upper)
-        try:
-            return [tuple(row) for row in client.execute_sql(query, *args) or []]
-        except DestinationUndefinedEntity:
-            return []
+        return self._reader.select(self.table, (*self.key_columns, *extra), self.range_column,
+                                   lower, upper)

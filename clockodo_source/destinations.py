@@ -1,7 +1,8 @@
 """Turning a `--destination` name into a dlt destination, with the fixes users expect.
 
 dlt 1.31 rejects a PostgreSQL DSN without a password ("missing password"), although trust and
-peer authentication need none; such a DSN is given an empty password here.
+peer authentication need none; such a DSN is given an empty password here. On the filesystem
+destination merges and deletions need a table format that supports them: Delta.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination import Destination
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+from dlt.extract.source import DltSource
 
 
 def _postgres_credentials() -> PostgresCredentials | None:
@@ -32,6 +34,22 @@ def _postgres_credentials() -> PostgresCredentials | None:
         return None
     credentials.password = ""
     return credentials
+
+
+def run_options(pipeline: dlt.Pipeline, source: DltSource) -> dict[str, Any]:
+    """Arguments for `pipeline.run` that make `source` load correctly into its destination.
+
+    Parquet where the destination takes it (dlt's default insert format is ~50x slower). On
+    the filesystem every table is a Delta table; merged tables keep nested lists as JSON
+    columns there, because Delta merges cannot delete rows of nested tables.
+    """
+    if pipeline.destination.destination_name == "filesystem":
+        for resource in source.resources.values():
+            if resource.write_disposition == "merge":
+                resource.max_table_nesting = 0
+        return {"table_format": "delta"}
+    formats = pipeline.destination.capabilities().supported_loader_file_formats or ()
+    return {"loader_file_format": "parquet"} if "parquet" in formats else {}
 
 
 def resolve(name: str) -> Destination[Any, Any] | str:

@@ -199,7 +199,9 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
         return table.take(sorted(first.values()))
 
     def changed(table: pa.Table, window: Window) -> pa.Table:
-        known = dict(stored.select(window.since, window.until, extra=("time_last_change",)))
+        known: dict[Any, Any] = dict(
+            stored.select(window.since, window.until, extra=("time_last_change",))
+        )
         ids = table["id"].to_pylist()
         if known:
             cursor = pc.coalesce(table["time_last_change"], table["time_insert"]).to_pylist()

@@ -11,10 +11,10 @@ from datetime import date
 from typing import Any
 
 import dlt
-from dlt.common.destination.exceptions import DestinationUndefinedEntity, SqlClientNotAvailable
 from dlt.extract.source import DltSource
 
 from clockodo_source import destinations
+from clockodo_source.destination import reader
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.scan import LAST_RECONCILE, LAST_SCAN, BackfillPlan
 from clockodo_source.settings import ENTITIES, Partition
@@ -71,17 +71,11 @@ class RunReport:
         self.tables = [*self.tables, *(t for t in other.tables if t not in self.tables)]
 
 
-def _file_format(pipeline: dlt.Pipeline) -> Any:
-    """Parquet where the destination takes it: dlt's default insert format is ~50x slower."""
-    capabilities = pipeline.destination.capabilities()
-    return "parquet" if "parquet" in (capabilities.supported_loader_file_formats or ()) else None
-
-
 def run_source(pipeline: dlt.Pipeline, source: DltSource, tables: Sequence[str]) -> RunReport:
     """Load `source` restricted to `tables`; pending packages of a crashed run load first."""
     started = time.monotonic()
     selected = source.with_resources(*tables)
-    pipeline.run(selected, loader_file_format=_file_format(pipeline))
+    pipeline.run(selected, **destinations.run_options(pipeline, selected))
     normalize = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
     counts: dict[str, int] = dict(normalize.row_counts) if normalize else {}
     written = {name: counts.get(name, 0) for name in tables}
@@ -90,20 +84,10 @@ def run_source(pipeline: dlt.Pipeline, source: DltSource, tables: Sequence[str])
 
 def stored_counts(pipeline: dlt.Pipeline, tables: Sequence[str]) -> dict[str, int | None]:
     """Rows per table in the destination (None where the table does not exist)."""
-    counts: dict[str, int | None] = {}
-    try:
-        with pipeline.sql_client() as client:
-            for table in tables:
-                try:
-                    result = client.execute_sql(
-                        f"SELECT COUNT(*) FROM {client.make_qualified_table_name(table)}"
-                    )
-                    counts[table] = int(result[0][0]) if result else 0
-                except DestinationUndefinedEntity:
-                    counts[table] = None
-    except (SqlClientNotAvailable, DestinationUndefinedEntity):
-        return dict.fromkeys(tables)
-    return counts
+    with reader(pipeline) as opened:
+        if opened is None:
+            return dict.fromkeys(tables)
+        return {table: opened.count(table) for table in tables}
 
 
 def resource_states(pipeline: dlt.Pipeline) -> dict[str, dict[str, Any]]:

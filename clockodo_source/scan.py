@@ -81,11 +81,12 @@ class ScanOptions:
         return since, self.now + timedelta(days=self.future_days)
 
     def year_range(self, state: Mapping[str, Any]) -> tuple[int, int]:
-        """Inclusive years: all from start_date to next year, or current and previous."""
+        """Inclusive years: all from start_date to next year, or current and previous (not
+        before start_date's)."""
         if self.end_date is not None:
             return self.start_date.year, (self.end_date - timedelta(days=1)).year
         if self._incremental_since(state) is not None:
-            return self.now.year - 1, self.now.year
+            return max(self.start_date.year, self.now.year - 1), self.now.year
         return self.start_date.year, self.now.year + 1
 
     def work_time_range(self, state: Mapping[str, Any]) -> tuple[date, date]:

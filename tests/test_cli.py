@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -50,6 +51,9 @@ def test_demo_loads_every_table_and_repeats(tmp_path: Path) -> None:
         database = tmp_path / "clockodo_pipeline.duckdb"
         assert str(database) in result.stdout
         assert set(ENTITIES) <= tables_in(database), attempt
+        assert {"unbilled_time", "utilization", "project_budgets"} <= tables_in(database)
+        assert "models: unbilled_time" in result.stdout
+        assert (tmp_path / "clockodo_report.html").read_text().count("<svg") >= 3
     other = tmp_path / "elsewhere"
     other.mkdir()
     result = cli("demo", "--entries", "300", "--pipeline-name", "demo_two", cwd=other)
@@ -87,3 +91,20 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     assert missing.returncode != 0
     assert "SOURCES__CLOCKODO__API_KEY" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_reports_after_demo(tmp_path: Path) -> None:
+    assert cli("demo", "--entries", "400", cwd=tmp_path).returncode == 0
+    table = cli("report", "unbilled", cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "hours" in table.stdout and "value" in table.stdout
+    as_json = cli("report", "budgets", "--format", "json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    rows = json.loads(as_json.stdout)["rows"]
+    assert rows and all("budget_kind" in row for row in rows)
+    page = cli("report", "utilization", "--format", "html", "--output", "u.html", cwd=tmp_path)
+    assert page.returncode == 0 and (tmp_path / "u.html").exists()
+    bad = cli("report", "utilization", "--month", "2026-13", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().startswith("clockodo-pipeline: error: month")
+    assert "Traceback" not in bad.stderr
