@@ -147,8 +147,10 @@ def _demo(args: argparse.Namespace) -> str:
             start_date=start,
             full=True,
         )
-    where = os.path.abspath(f"{args.pipeline_name}.duckdb")
-    hint = f"\nDuckDB file: {where}" if args.destination == "duckdb" else ""
+    hint = ""
+    if args.destination == "duckdb":
+        credentials = pipeline.destination_client().config.credentials
+        hint = f"\nDuckDB file: {getattr(credentials, 'database', '?')}"
     if args.destination != "filesystem":
         page = write_html_report(pipeline, HTML_REPORT).resolve()
         hint += f"\nReport (opens offline in a browser): {page.as_uri()}"

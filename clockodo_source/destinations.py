@@ -8,6 +8,7 @@ destination merges and deletions need a table format that supports them: Delta.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -52,10 +53,24 @@ def run_options(pipeline: dlt.Pipeline, source: DltSource) -> dict[str, Any]:
     return {"loader_file_format": "parquet"} if "parquet" in formats else {}
 
 
-def resolve(name: str) -> Destination[Any, Any] | str:
-    """The destination to hand to `dlt.pipeline` for a `--destination` name."""
+def _configured(key: str) -> bool:
+    try:
+        return dlt.secrets.get(key) is not None
+    except ConfigFieldMissingException:
+        return False
+
+
+def resolve(name: str, pipeline_name: str) -> Destination[Any, Any] | str:
+    """The destination to hand to `dlt.pipeline` for a `--destination` name.
+
+    Without configured credentials DuckDB writes `<pipeline-name>.duckdb` in the current
+    directory: dlt on its own would reuse the directory the pipeline was first run from,
+    remembered in its local state.
+    """
     if name == "postgres":
         credentials = _postgres_credentials()
         if credentials is not None:
             return dlt.destinations.postgres(credentials=credentials)
+    if name == "duckdb" and not _configured("destination.duckdb.credentials"):
+        return dlt.destinations.duckdb(str(Path.cwd() / f"{pipeline_name}.duckdb"))
     return name

@@ -11,7 +11,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import dlt
@@ -30,7 +30,7 @@ from clockodo_source.rows import (
     format_timestamp,
     tombstones,
 )
-from clockodo_source.scan import ScanOptions
+from clockodo_source.scan import CURSOR, ScanOptions
 from clockodo_source.settings import DELETED_COLUMN, ENTITIES, Entity, Partition
 from clockodo_source.stats import SourceStats
 from clockodo_source.windows import Window, tile, utc_midnight
@@ -218,6 +218,7 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
         state = dlt.current.resource_state()
         since, until = ctx.options.entry_range(state)
         seen: set[Key] = set()
+        cursor: datetime | None = None  # newest time_last_change written (for `status`)
         windows = tile(since, until, ctx.options.window)
         for window, page in prefetch(fetch, windows, ctx.concurrency):
             if not page:
@@ -226,12 +227,16 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
             seen.update((row_id,) for row_id in table["id"].to_pylist())
             table = changed(table, window)
             if table.num_rows:
+                latest = pc.max(table["time_last_change"]).as_py()
+                cursor = max(filter(None, (cursor, latest)), default=None)
                 yield table
         gone = sorted(key for key in stored.select(since, until) if key not in seen)
         changes.removed += len(gone)
         if gone:
             yield arrow_table(tombstones(gone, entity.primary_key), schema)
         ctx.options.record(state)
+        if cursor is not None and cursor.isoformat() > state.get(CURSOR, ""):
+            state[CURSOR] = cursor.isoformat()
 
     def rows() -> Iterator[pa.Table]:
         with stored.connected():

@@ -16,7 +16,7 @@ from dlt.extract.source import DltSource
 from clockodo_source import destinations
 from clockodo_source.destination import reader
 from clockodo_source.errors import ConfigurationError
-from clockodo_source.scan import LAST_RECONCILE, LAST_SCAN, BackfillPlan
+from clockodo_source.scan import CURSOR, LAST_RECONCILE, LAST_SCAN, BackfillPlan
 from clockodo_source.settings import ENTITIES, Partition
 from clockodo_source.stats import SourceStats, latest
 from clockodo_source.windows import tile, utc_midnight
@@ -47,7 +47,7 @@ def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pip
         )
     return dlt.pipeline(
         pipeline_name=pipeline_name,
-        destination=destinations.resolve(destination),
+        destination=destinations.resolve(destination, pipeline_name),
         dataset_name=dataset,
         progress=dlt.progress.log(log_period=10.0, logger=sys.stderr, dump_system_stats=False),
     )
@@ -126,13 +126,14 @@ def format_summary(pipeline: dlt.Pipeline, report: RunReport) -> str:
 def format_status(pipeline: dlt.Pipeline) -> str:
     states = resource_states(pipeline)
     stored = stored_counts(pipeline, list(ENTITIES))
-    lines = [f"{'table':<20} {'rows':>10}  {'last scan':<26} {'last reconcile':<26}"]
+    lines = [f"{'table':<20} {'rows':>10}  {'last scan':<26} {'last reconcile':<26} cursor"]
     for table in ENTITIES:
         state = states.get(table, {})
         count = stored.get(table)
         lines.append(
             f"{table:<20} {'-' if count is None else f'{count:,}':>10}  "
-            f"{state.get(LAST_SCAN, '-'):<26} {state.get(LAST_RECONCILE, '-'):<26}"
+            f"{state.get(LAST_SCAN, '-'):<26} {state.get(LAST_RECONCILE, '-'):<26} "
+            f"{state.get(CURSOR, '-')}"
         )
     trace = pipeline.last_trace
     if trace is not None:

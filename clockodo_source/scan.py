@@ -22,6 +22,7 @@ from clockodo_source.windows import utc_midnight
 LAST_SCAN = "last_scan_at"
 LAST_RECONCILE = "last_reconcile_at"
 BACKFILL = "backfill"
+CURSOR = "time_last_change_cursor"
 
 
 @dataclass(frozen=True)

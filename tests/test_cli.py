@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -56,9 +57,10 @@ def test_demo_loads_every_table_and_repeats(tmp_path: Path) -> None:
         assert (tmp_path / "clockodo_report.html").read_text().count("<svg") >= 3
     other = tmp_path / "elsewhere"
     other.mkdir()
-    result = cli("demo", "--entries", "300", "--pipeline-name", "demo_two", cwd=other)
+    result = cli("demo", "--entries", "300", cwd=other)  # same pipeline, state from tmp_path
     assert result.returncode == 0, result.stderr
-    assert set(ENTITIES) <= tables_in(other / "demo_two.duckdb")
+    assert set(ENTITIES) <= tables_in(other / "clockodo_pipeline.duckdb")
+    assert str(other / "clockodo_pipeline.duckdb") in result.stdout
 
 
 def test_run_then_status_with_env_config(api: FakeClockodoServer, company: FakeCompany,
@@ -77,7 +79,11 @@ def test_run_then_status_with_env_config(api: FakeClockodoServer, company: FakeC
     assert status.returncode == 0, status.stderr
     assert "entries" in status.stdout and "last_scan" not in status.stdout
     lines = {line.split()[0]: line for line in status.stdout.splitlines() if line}
-    assert lines["entries"].split()[1].replace(",", "") == str(len(company.all_entries()))
+    entries = lines["entries"].split()
+    assert entries[1].replace(",", "") == str(len(company.all_entries()))
+    newest = max(row["time_last_change"] for row in company.all_entries())
+    assert entries[-1] == datetime.fromisoformat(newest).isoformat()
+    assert entries[2] != "-" and entries[3] != "-"  # last scan, last reconcile
 
 
 def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
