@@ -8,6 +8,7 @@ authoritative: keys stored for that range that the API no longer returns get a t
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +37,9 @@ from clockodo_source.stats import SourceStats
 from clockodo_source.windows import Window, tile, utc_midnight
 
 logger = logging.getLogger("clockodo_source")
+#: Entries per window of a dense account: about ten pages, so partial last pages add at most a
+#: tenth more requests, while windows stay small enough to re-read and compare cheaply.
+ROWS_PER_WINDOW = 10_000
 T = TypeVar("T")
 R = TypeVar("R")
 Key = tuple[Any, ...]
@@ -175,15 +179,39 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
     params = dict(entity.params) if ctx.enhanced_list else {}
     stored = StoredRows(entity.name, entity.primary_key, entity.range_column)
     changes = ctx.stats.table(entity.name)
+    page_size = entity.page_size or 1000
 
-    def fetch(window: Window) -> list[Row]:
-        window_params = {
+    def window_params(window: Window) -> dict[str, str]:
+        return {
             **params,
             "time_since": format_timestamp(window.since),
             "time_until": format_timestamp(window.until),
         }
-        return ctx.client.fetch_all(entity.path, entity.list_key, window_params,
-                                    entity.page_size)
+
+    def plan(since: datetime, until: datetime) -> list[tuple[Window, list[Row] | None]]:
+        """Windows sized to the account: one request reads a sparse range whole; a dense one
+        is cut into calendar-aligned windows of about ROWS_PER_WINDOW entries."""
+        whole = Window(since, until)
+        first = ctx.client.get(
+            entity.path, {**window_params(whole), "page": 1, "items_per_page": page_size}
+        )
+        paging = first.get("paging") or {}
+        if int(paging.get("count_pages") or 0) <= 1:
+            return [(whole, first.get(entity.list_key) or [])]
+        units = list(tile(since, until, ctx.options.window))
+        wanted = math.ceil(int(paging.get("count_items") or 0) / ROWS_PER_WINDOW)
+        size = math.ceil(len(units) / max(wanted, 1))
+        return [
+            (Window(units[start].since, units[min(start + size, len(units)) - 1].until), None)
+            for start in range(0, len(units), size)
+        ]
+
+    def fetch(task: tuple[Window, list[Row] | None]) -> list[Row]:
+        window, rows = task
+        if rows is not None:
+            return rows
+        return ctx.client.fetch_all(entity.path, entity.list_key, window_params(window),
+                                    page_size)
 
     def in_window(table: pa.Table, window: Window) -> pa.Table:
         starts = table["time_since"]
@@ -219,8 +247,7 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
         since, until = ctx.options.entry_range(state)
         seen: set[Key] = set()
         cursor: datetime | None = None  # newest time_last_change written (for `status`)
-        windows = tile(since, until, ctx.options.window)
-        for window, page in prefetch(fetch, windows, ctx.concurrency):
+        for (window, _), page in prefetch(fetch, plan(since, until), ctx.concurrency):
             if not page:
                 continue
             table = in_window(arrow_table(page, schema), window)

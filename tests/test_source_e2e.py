@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import math
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,22 @@ def test_selected_entities_leave_others_untouched(api: FakeClockodoServer, compa
     assert tables == {"customers_projects", "teams", "teams__user_ids"}
     assert len(stored_keys(pipeline, "customers_projects")) == len(company.projects)
     assert set(ENTITIES) >= {"customers_projects", "teams"}
+
+
+@pytest.mark.parametrize(("entries", "years"), [(60, 10), (20_000, 2)])
+def test_entry_requests_follow_density(entries: int, years: int, tmp_path: Path) -> None:
+    """A sparse account costs no request per empty month; a dense one about one per page."""
+    company = FakeCompany(CompanyConfig(entries=entries, seed=4,
+                                        start=date.today() - timedelta(days=365 * years)))
+    with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
+        pipeline = duckdb_pipeline(tmp_path)
+        source = clockodo_source(api_user=API_USER, api_key=API_KEY, base_url=server.url,
+                                 start_date=first_entry_day(company).isoformat())
+        pipeline.run(source.with_resources("entries"))
+        requests = server.request_count("/v2/entries")
+    rows = len(company.all_entries())
+    assert len(stored_keys(pipeline, "entries")) == rows
+    if entries < 1000:
+        assert requests == 1
+    else:
+        assert requests <= 1.1 * math.ceil(rows / 1000) + 20
