@@ -91,3 +91,11 @@ class RateLimiter:
                 window.in_flight -= 1
                 heapq.heappush(window.done, now)
             self._changed.notify_all()
+
+
+def minimum_seconds(requests: int, budgets: Sequence[tuple[int, float]]) -> float:
+    """The least time `requests` requests can take inside `budgets` (each window holds at most
+    its limit), for telling users up front how long a backfill will take."""
+    return max(
+        ((max(requests, 1) - 1) // limit * seconds for limit, seconds in budgets), default=0.0
+    )

@@ -16,6 +16,7 @@ from dlt.extract.source import DltSource
 from clockodo_source import destinations
 from clockodo_source.destination import reader
 from clockodo_source.errors import ConfigurationError
+from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENHANCED_ENTRIES_BUDGET, minimum_seconds
 from clockodo_source.scan import CURSOR, LAST_RECONCILE, LAST_SCAN, BackfillPlan
 from clockodo_source.settings import ENTITIES, Partition
 from clockodo_source.stats import SourceStats, latest
@@ -169,6 +170,34 @@ def resume_point(pipeline: dlt.Pipeline, plan: BackfillPlan, tables: Sequence[st
     return min(done, default=plan.start)
 
 
+def enhanced_list_configured() -> bool:
+    """Whether entry lists will be read with texts (the default) under the current config."""
+    value: object = dlt.config.get("sources.clockodo.enhanced_list")
+    return str(value).lower() not in ("false", "0", "no")
+
+
+def announce(windows: int, tables: Sequence[str], enhanced: bool) -> None:
+    """Before a long backfill: the least number of requests and the least time the rate
+    budgets allow for them (entry lists with texts are limited to 300 per 15 minutes)."""
+    if "entries" not in tables or windows == 0:
+        return
+    budgets = [*DEFAULT_BUDGETS, *([ENHANCED_ENTRIES_BUDGET] if enhanced else [])]
+    seconds = minimum_seconds(windows, budgets)
+    logger.info(
+        "backfill: %d windows, at least %d entry requests (one more per 1,000 entries); "
+        "Clockodo's rate budgets make that at least %s%s",
+        windows, windows, _duration(seconds),
+        "; set sources.clockodo.enhanced_list=false to escape the 300 requests per 15 minutes "
+        "of entry lists with texts" if enhanced and seconds >= 900 else "",
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {rest:02d}s"
+
+
 def run_backfill(
     pipeline: dlt.Pipeline,
     plan: BackfillPlan,
@@ -183,6 +212,7 @@ def run_backfill(
         window for window in tile(utc_midnight(plan.start), utc_midnight(plan.end), plan.window)
         if window.until.date() > resume
     ]
+    announce(len(windows), windowed, enhanced_list_configured())
     total = RunReport(0.0, {}, None, [])
     for number, window in enumerate(windows, start=1):
         since, until = window.since.date(), window.until.date()
