@@ -7,6 +7,7 @@ URLs, handle status codes or sleep themselves.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ class ClientSettings:
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 60.0
     retry_after_floor_seconds: float = 1.0
-    concurrency: int = 4
+    concurrency: int = 8
     budgets: tuple[tuple[int, float], ...] = DEFAULT_BUDGETS
     enhanced_entries_budget: tuple[int, float] | None = ENHANCED_ENTRIES_BUDGET
 
@@ -96,6 +97,7 @@ class ClockodoClient:
             limits=httpx.Limits(max_connections=max(self.settings.concurrency, 1) * 2),
             transport=transport,
         )
+        self._in_flight = threading.BoundedSemaphore(max(self.settings.concurrency, 1))
         self._pool = ThreadPoolExecutor(
             max_workers=max(self.settings.concurrency, 1), thread_name_prefix="clockodo-http"
         )
@@ -137,7 +139,8 @@ class ClockodoClient:
             self.stats.count(path)
             response: httpx.Response | None = None
             try:
-                response = self._http.get(path, params=params)
+                with self._in_flight:
+                    response = self._http.get(path, params=params)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if attempt + 1 >= attempts:
                     raise ClockodoNetworkError(

@@ -213,3 +213,22 @@ def test_retry_after_header_is_honoured() -> None:
         assert client.get("/v3/users") == []
         assert time.monotonic() - started >= 1.0
         assert client.stats.throttled == 1
+
+
+def test_concurrency_bounds_requests_in_flight() -> None:
+    lock = threading.Lock()
+    active, peak = [0], [0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+        return paged(list(range(40)), 2, int(request.url.params["page"]))
+
+    with make_client(handler, concurrency=3) as client:
+        rows = client.fetch_all("/v4/projects", "data", page_size=2)
+    assert len(rows) == 40
+    assert peak[0] == 3
