@@ -16,7 +16,7 @@ import pytest
 
 from clockodo_source.client import ClientSettings, ClockodoClient
 from clockodo_source.errors import ClockodoApiError, ClockodoNetworkError
-from clockodo_source.ratelimit import RateLimiter
+from clockodo_source.ratelimit import RateLimiter, minimum_seconds
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -232,3 +232,9 @@ def test_concurrency_bounds_requests_in_flight() -> None:
         rows = client.fetch_all("/v4/projects", "data", page_size=2)
     assert len(rows) == 40
     assert peak[0] == 3
+
+
+def test_minimum_seconds_inside_budgets() -> None:
+    assert minimum_seconds(300, [(300, 900.0)]) == 0
+    assert minimum_seconds(301, [(300, 900.0)]) == 900
+    assert minimum_seconds(1000, [(300, 900.0), (900, 60.0)]) == 3 * 900

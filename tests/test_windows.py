@@ -62,10 +62,3 @@ def test_empty_range_and_bad_unit() -> None:
 def test_years_touched() -> None:
     assert years(date(2022, 12, 31), date(2024, 1, 1)) == [2022, 2023, 2024]
 
-
-def test_minimum_seconds_inside_budgets() -> None:
-    from clockodo_source.ratelimit import minimum_seconds
-
-    assert minimum_seconds(300, [(300, 900.0)]) == 0
-    assert minimum_seconds(301, [(300, 900.0)]) == 900
-    assert minimum_seconds(1000, [(300, 900.0), (900, 60.0)]) == 3 * 900
