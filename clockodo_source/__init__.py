@@ -33,7 +33,7 @@ def clockodo_source(
     window: str = "month",
     full: bool = False,
     enhanced_list: bool = True,
-    concurrency: int = 8,
+    concurrency: int = 16,
     max_attempts: int = 6,
     backoff_seconds: float = 1.0,
     retry_after_floor_seconds: float = 1.0,

@@ -37,7 +37,7 @@ class ClientSettings:
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 60.0
     retry_after_floor_seconds: float = 1.0
-    concurrency: int = 8
+    concurrency: int = 16
     budgets: tuple[tuple[int, float], ...] = DEFAULT_BUDGETS
     enhanced_entries_budget: tuple[int, float] | None = ENHANCED_ENTRIES_BUDGET
 

@@ -40,6 +40,9 @@ logger = logging.getLogger("clockodo_source")
 #: Entries per window of a dense account: about ten pages, so partial last pages add at most a
 #: tenth more requests, while windows stay small enough to re-read and compare cheaply.
 ROWS_PER_WINDOW = 10_000
+#: Entry windows fetched ahead of the one being written; pages inside them are fetched in
+#: parallel too, so a few windows keep `concurrency` requests busy at bounded memory.
+WINDOWS_AHEAD = 3
 T = TypeVar("T")
 R = TypeVar("R")
 Key = tuple[Any, ...]
@@ -206,12 +209,16 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
             for start in range(0, len(units), size)
         ]
 
-    def fetch(task: tuple[Window, list[Row] | None]) -> list[Row]:
+    def fetch(task: tuple[Window, list[Row] | None]) -> pa.Table:
+        """A window as one arrow table, converted page by page in the fetching thread, so
+        windows wait in compact columns rather than as dicts."""
         window, rows = task
-        if rows is not None:
-            return rows
-        return ctx.client.fetch_all(entity.path, entity.list_key, window_params(window),
-                                    page_size)
+        pages = [rows] if rows is not None else ctx.client.iter_pages(
+            entity.path, entity.list_key, window_params(window), page_size)
+        tables = [arrow_table(page, schema) for page in pages if page]
+        if not tables:
+            return schema.empty_table()
+        return in_window(pa.concat_tables(tables, promote_options="default"), window)
 
     def in_window(table: pa.Table, window: Window) -> pa.Table:
         starts = table["time_since"]
@@ -220,9 +227,9 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
             pc.less(starts, pa.scalar(window.until, starts.type)),
         )
         table = table.filter(inside)
-        ids = table["id"].to_pylist()
-        if len(set(ids)) == len(ids):
+        if pc.count_distinct(table["id"]).as_py() == table.num_rows:
             return table
+        ids = table["id"].to_pylist()  # a row moved between pages while paging: keep it once
         first = {row_id: index for index, row_id in reversed(list(enumerate(ids)))}
         return table.take(sorted(first.values()))
 
@@ -230,37 +237,43 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
         known: dict[Any, Any] = dict(
             stored.select(window.since, window.until, extra=("time_last_change",))
         )
+        if not known:
+            changes.added += table.num_rows
+            return table
         ids = table["id"].to_pylist()
-        if known:
-            cursor = pc.coalesce(table["time_last_change"], table["time_insert"]).to_pylist()
-            keep = [
-                known.get(row_id) is None or as_utc(known[row_id]) != moment
-                for row_id, moment in zip(ids, cursor, strict=True)
-            ]
-            table = table.filter(pa.array(keep, pa.bool_()))
-            ids = table["id"].to_pylist()
-        changes.count([(row_id,) for row_id in ids], {(row_id,) for row_id in known})
+        cursor = pc.coalesce(table["time_last_change"], table["time_insert"]).to_pylist()
+        keep = [
+            known.get(row_id) is None or as_utc(known[row_id]) != moment
+            for row_id, moment in zip(ids, cursor, strict=True)
+        ]
+        table = table.filter(pa.array(keep, pa.bool_()))
+        changes.count([(row_id,) for row_id in table["id"].to_pylist()],
+                      {(row_id,) for row_id in known})
         return table
 
     def scan() -> Iterator[pa.Table]:
         state = dlt.current.resource_state()
         since, until = ctx.options.entry_range(state)
-        seen: set[Key] = set()
+        seen: list[pa.ChunkedArray] = []  # ids returned, as compact int64 columns
         cursor: datetime | None = None  # newest time_last_change written (for `status`)
-        for (window, _), page in prefetch(fetch, plan(since, until), ctx.concurrency):
-            if not page:
+        ahead = min(ctx.concurrency, WINDOWS_AHEAD)
+        for (window, _), table in prefetch(fetch, plan(since, until), ahead):
+            if not table.num_rows:
                 continue
-            table = in_window(arrow_table(page, schema), window)
-            seen.update((row_id,) for row_id in table["id"].to_pylist())
+            seen.append(table["id"])
             table = changed(table, window)
             if table.num_rows:
                 latest = pc.max(table["time_last_change"]).as_py()
                 cursor = max(filter(None, (cursor, latest)), default=None)
                 yield table
-        gone = sorted(key for key in stored.select(since, until) if key not in seen)
+        stored_ids = pa.array([key[0] for key in stored.select(since, until)], pa.int64())
+        returned = pa.concat_arrays([chunk for ids in seen for chunk in ids.chunks]
+                                    or [pa.array([], pa.int64())])
+        gone = stored_ids.filter(pc.invert(pc.is_in(stored_ids, value_set=returned)))
         changes.removed += len(gone)
-        if gone:
-            yield arrow_table(tombstones(gone, entity.primary_key), schema)
+        if len(gone):
+            keys = sorted((row_id,) for row_id in gone.to_pylist())
+            yield arrow_table(tombstones(keys, entity.primary_key), schema)
         ctx.options.record(state)
         if cursor is not None and cursor.isoformat() > state.get(CURSOR, ""):
             state[CURSOR] = cursor.isoformat()
