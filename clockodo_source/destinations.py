@@ -14,8 +14,13 @@ from typing import Any
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination import Destination
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from dlt.extract.source import DltSource
+
+#: DuckDB's merge of a large first load would otherwise take most of the machine's memory;
+#: it spills to disk beyond this at about the same speed, and row order is not needed.
+DUCKDB_SETTINGS = {"memory_limit": "256MB", "preserve_insertion_order": False}
 
 
 def _postgres_credentials() -> PostgresCredentials | None:
@@ -72,5 +77,7 @@ def resolve(name: str, pipeline_name: str) -> Destination[Any, Any] | str:
         if credentials is not None:
             return dlt.destinations.postgres(credentials=credentials)
     if name == "duckdb" and not _configured("destination.duckdb.credentials"):
-        return dlt.destinations.duckdb(str(Path.cwd() / f"{pipeline_name}.duckdb"))
+        credentials = DuckDbCredentials(str(Path.cwd() / f"{pipeline_name}.duckdb"))
+        credentials.global_config = DUCKDB_SETTINGS
+        return dlt.destinations.duckdb(credentials=credentials)
     return name
