@@ -240,5 +240,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """Console entry point. Exits without interpreter teardown once the work is flushed:
+    native threads of deltalake's and DuckDB's runtimes can abort the process ("terminate
+    called without an active exception") while Python destroys them after a finished run."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -77,7 +77,7 @@ def resolve(name: str, pipeline_name: str) -> Destination[Any, Any] | str:
         if credentials is not None:
             return dlt.destinations.postgres(credentials=credentials)
     if name == "duckdb" and not _configured("destination.duckdb.credentials"):
-        credentials = DuckDbCredentials(str(Path.cwd() / f"{pipeline_name}.duckdb"))
-        credentials.global_config = DUCKDB_SETTINGS
-        return dlt.destinations.duckdb(credentials=credentials)
+        database = DuckDbCredentials(str(Path.cwd() / f"{pipeline_name}.duckdb"))
+        database.global_config = DUCKDB_SETTINGS
+        return dlt.destinations.duckdb(credentials=database)
     return name
