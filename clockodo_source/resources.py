@@ -7,6 +7,7 @@ authoritative: keys stored for that range that the API no longer returns get a t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections import deque
@@ -16,6 +17,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 import dlt
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.extract.resource import DltResource
@@ -31,7 +33,7 @@ from clockodo_source.rows import (
     format_timestamp,
     tombstones,
 )
-from clockodo_source.scan import CURSOR, ScanOptions
+from clockodo_source.scan import CURSOR, DIGESTS, ScanOptions
 from clockodo_source.settings import DELETED_COLUMN, ENTITIES, Entity, Partition
 from clockodo_source.stats import SourceStats
 from clockodo_source.windows import Window, tile, utc_midnight
@@ -108,13 +110,19 @@ def _forgiving(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]]
             logger.warning("skipped %s: the API user may not read %s (403)", entity.name,
                            exc.endpoint)
             if replace:
-                dlt.current.resource().apply_hints(write_disposition="skip")
-            resources = dlt.current.source().resources
-            for derived in ENTITIES.values():
-                if derived.derived_from == entity.name and derived.name in resources:
-                    resources[derived.name].apply_hints(write_disposition="skip")
+                _skip(entity)
 
     return guarded
+
+
+def _skip(entity: Entity) -> None:
+    """Leave a replaced table (and the tables derived from it) as stored this run: dlt would
+    empty a replaced table whose resource yields nothing."""
+    dlt.current.resource().apply_hints(write_disposition="skip")
+    resources = dlt.current.source().resources
+    for derived in ENTITIES.values():
+        if derived.derived_from == entity.name and derived.name in resources:
+            resources[derived.name].apply_hints(write_disposition="skip")
 
 
 def _resource(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]]) -> DltResource:
@@ -143,17 +151,35 @@ def full_list(ctx: Context, entity: Entity) -> DltResource:
             yield next(first)
         yield from first
 
+    def loaded_tables() -> list[str]:
+        """Tables this run loads from the list: the entity's own and derived ones, each only
+        when selected (a parent read for a derived table loads nothing)."""
+        selected = dlt.current.source().resources.selected
+        names = [entity.name] + [e.name for e in ENTITIES.values()
+                                 if e.derived_from == entity.name]
+        return [name for name in names if name in selected]
+
     def rows() -> Iterator[list[Row]]:
+        listed = list(pages())
+        # in the source state: dlt resets the state of `replace` resources every run
+        digests = dlt.current.source_state().setdefault(DIGESTS, {})
+        tables = loaded_tables()
+        digest = hashlib.sha256(orjson.dumps(listed)).hexdigest()
+        if not ctx.options.full and all(digests.get(table) == digest for table in tables):
+            _skip(entity)  # unchanged since each table was last loaded: nothing to rewrite
+            return
         with stored.connected():
             before = set(stored.select())
         returned: set[Key] = set()
-        for page in pages():
+        for page in listed:
             typed = _typed(entity, page)
             keys = [_key(entity, row) for row in typed]
             ctx.stats.table(entity.name).count(keys, before)
             returned.update(keys)
             yield typed
         ctx.stats.table(entity.name).removed += len(before - returned)
+        if not ctx.options.stateless:
+            digests.update(dict.fromkeys(tables, digest))
 
     return _resource(ctx, entity, rows)
 

@@ -23,6 +23,9 @@ LAST_SCAN = "last_scan_at"
 LAST_RECONCILE = "last_reconcile_at"
 BACKFILL = "backfill"
 CURSOR = "time_last_change_cursor"
+#: per fully refreshed table, a hash of the list it was last loaded from; the same list is not
+#: loaded again
+DIGESTS = "content_digests"
 
 
 @dataclass(frozen=True)

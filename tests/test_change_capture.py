@@ -242,3 +242,18 @@ def test_killed_backfill_resumes_without_duplicates(destination: str, tmp_path: 
             assert_exact(probe, company)
         finally:
             drop_dataset(probe)
+
+
+def test_unchanged_master_data_is_not_reloaded_but_derived_tables_still_load(world) -> None:  # type: ignore[no-untyped-def]
+    company, _, pipeline, source = world
+    pipeline.run(source().with_resources("projects", "customers"))
+    pipeline.run(source().with_resources("projects", "customers"))
+    written = pipeline.last_trace.last_normalize_info.row_counts
+    assert written.get("projects", 0) == 0 and written.get("customers", 0) == 0
+    pipeline.run(source().with_resources("customers_projects"))
+    assert len(stored_keys(pipeline, "customers_projects")) == len(company.projects)
+    assert len(stored_keys(pipeline, "projects")) == len(company.projects)
+    company.deactivate_project(company.projects[1]["id"])
+    pipeline.run(source().with_resources("projects", "customers"))
+    assert query(pipeline, "SELECT active FROM {ds}.projects WHERE id = %s",
+                 company.projects[1]["id"]) == [(False,)]
