@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 from dlt.extract.resource import DltResource
 
 from clockodo_source.client import ClockodoClient, Row
-from clockodo_source.destination import StoredRows
 from clockodo_source.errors import ClockodoApiError
 from clockodo_source.rows import (
     arrow_schema,
@@ -36,6 +35,7 @@ from clockodo_source.rows import (
 from clockodo_source.scan import CURSOR, DIGESTS, ScanOptions
 from clockodo_source.settings import DELETED_COLUMN, ENTITIES, Entity, Partition
 from clockodo_source.stats import SourceStats
+from clockodo_source.stored import StoredRows
 from clockodo_source.windows import Window, tile, utc_midnight
 
 logger = logging.getLogger("clockodo_source")

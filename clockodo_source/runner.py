@@ -14,12 +14,12 @@ import dlt
 from dlt.extract.source import DltSource
 
 from clockodo_source import destinations
-from clockodo_source.destination import reader
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENHANCED_ENTRIES_BUDGET, minimum_seconds
 from clockodo_source.scan import CURSOR, LAST_RECONCILE, LAST_SCAN, BackfillPlan
 from clockodo_source.settings import ENTITIES, Partition
 from clockodo_source.stats import SourceStats, latest
+from clockodo_source.stored import reader
 from clockodo_source.windows import tile, utc_midnight
 
 SOURCE_NAME = "clockodo"
