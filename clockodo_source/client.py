@@ -9,10 +9,10 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sized
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -23,6 +23,11 @@ from clockodo_source.stats import RequestStats
 
 Params = Mapping[str, str | int | list[str] | list[int]]
 Row = dict[str, Any]
+#: turns a list page's body into its rows (a list, or any sized batch such as an arrow table)
+#: and its `paging` object; raises ValueError on a body it cannot read
+PageDecoder = Callable[[bytes, str], tuple[Sized, Mapping[str, Any]]]
+
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ENTRIES_PATH = "/v2/entries"
@@ -40,6 +45,12 @@ class ClientSettings:
     concurrency: int = 16
     budgets: tuple[tuple[int, float], ...] = DEFAULT_BUDGETS
     enhanced_entries_budget: tuple[int, float] | None = ENHANCED_ENTRIES_BUDGET
+
+
+def json_rows(body: bytes, list_key: str) -> tuple[list[Row], Mapping[str, Any]]:
+    """The default page decoder: rows as dicts."""
+    parsed = orjson.loads(body)
+    return parsed.get(list_key) or [], parsed.get("paging") or {}
 
 
 def _error_from_body(status: int, endpoint: str, response: httpx.Response) -> ClockodoApiError:
@@ -128,7 +139,12 @@ class ClockodoClient:
         return delay
 
     def get(self, path: str, params: Params | None = None) -> Any:
-        """GET one API path and return its parsed JSON body, retrying what is worth retrying."""
+        """GET one API path and return its parsed JSON body."""
+        return self.fetch(path, params, orjson.loads)
+
+    def fetch(self, path: str, params: Params | None, decode: Callable[[bytes], T]) -> T:
+        """GET one API path, retrying what is worth retrying, and decode its body in this
+        thread (so pages fetched in parallel are parsed in parallel too)."""
         params = params or {}
         attempts = max(self.settings.max_attempts, 1)
         limiters = self._limiters(path, params)
@@ -153,8 +169,8 @@ class ClockodoClient:
             if response is not None:
                 if response.status_code < 400:
                     try:
-                        return orjson.loads(response.content)
-                    except orjson.JSONDecodeError:
+                        return decode(response.content)
+                    except ValueError:
                         raise _error_from_body(response.status_code, path, response) from None
                 if response.status_code not in RETRY_STATUSES or attempt + 1 >= attempts:
                     raise _error_from_body(response.status_code, path, response)
@@ -165,8 +181,9 @@ class ClockodoClient:
         raise AssertionError("unreachable: the retry loop returns or raises")
 
     def iter_pages(
-        self, path: str, list_key: str, params: Params | None = None, page_size: int | None = None
-    ) -> Iterator[list[Row]]:
+        self, path: str, list_key: str, params: Params | None = None,
+        page_size: int | None = None, decode: PageDecoder = json_rows,
+    ) -> Iterator[Any]:
         """Yield every page of a list in order.
 
         Paged endpoints get `items_per_page` at their maximum; an answer with a `paging` object
@@ -176,21 +193,22 @@ class ClockodoClient:
         base = dict(params or {})
         if page_size:
             base["items_per_page"] = page_size
-        first = self.get(path, {**base, "page": 1} if page_size else base)
-        rows = first.get(list_key) or []
+        def page(body: bytes) -> tuple[Sized, Mapping[str, Any]]:
+            return decode(body, list_key)
+
+        rows, paging = self.fetch(path, {**base, "page": 1} if page_size else base, page)
         yield rows
-        paging = first.get("paging") or {}
         count_pages = int(paging.get("count_pages") or 0)
-        if not rows or count_pages <= 1:
+        if not len(rows) or count_pages <= 1:
             return
         futures = [
-            self._pool.submit(self.get, path, {**base, "page": page})
-            for page in range(2, count_pages + 1)
+            self._pool.submit(self.fetch, path, {**base, "page": number}, page)
+            for number in range(2, count_pages + 1)
         ]
         try:
             for future in futures:
-                page_rows = future.result().get(list_key) or []
-                if not page_rows:
+                page_rows, _ = future.result()
+                if not len(page_rows):
                     return
                 yield page_rows
         finally:

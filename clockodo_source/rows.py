@@ -6,11 +6,13 @@ entries go as arrow tables, one per page, because per-row Python work dominates 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Container, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.json as pa_json
 
 from clockodo_source.settings import DELETED_COLUMN
 
@@ -88,28 +90,64 @@ def arrow_schema(column_types: Mapping[str, str], required: Container[str] = ())
 UNKNOWN_FIELD_SAMPLE = 25
 
 
-def arrow_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
-    """Build a typed arrow table from API rows in C++ rather than per-row Python.
-
-    Date-times and dates are read as strings and cast in one step. Fields the catalog does not
-    know yet keep the type arrow infers, so a newer API loses nothing.
-    """
-    sample = rows[::UNKNOWN_FIELD_SAMPLE] + rows[-1:]
-    present = set().union(*map(dict.keys, sample))
-    wire_fields = [
+def _wire_fields(schema: pa.Schema) -> list[pa.Field]:
+    """The schema as it arrives: date-times and dates are strings, cast in one step after."""
+    return [
         pa.field(field.name, pa.string(), field.nullable)
         if pa.types.is_timestamp(field.type) or pa.types.is_date(field.type) else field
         for field in schema
     ]
+
+
+def _typed_table(wire: pa.StructArray, schema: pa.Schema) -> pa.Table:
+    """Declared columns cast from their wire types; fields the catalog does not know yet keep
+    the type arrow inferred (text where it saw only nulls), so a newer API loses nothing."""
+    table = pa.Table.from_struct_array(wire)
+    for index, field in enumerate(schema):
+        if field.type != table.schema.field(index).type:
+            table = table.set_column(index, field, table.column(index).cast(field.type))
+    extra = [pa.field(field.name, pa.string()) if pa.types.is_null(field.type) else field
+             for field in table.schema][len(schema):]
+    return table.cast(pa.schema([*schema, *extra]))
+
+
+def arrow_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
+    """Build a typed arrow table from API rows in C++ rather than per-row Python."""
+    wire_fields = _wire_fields(schema)
+    sample = rows[::UNKNOWN_FIELD_SAMPLE] + rows[-1:]
+    present = set().union(*map(dict.keys, sample))
     for name in sorted(present - set(schema.names)):
         inferred = pa.array([row.get(name) for row in rows])
-        wire_fields.append(pa.field(name, pa.string() if pa.types.is_null(inferred.type)
-                                    else inferred.type))
-    table = pa.Table.from_struct_array(pa.array(rows, type=pa.struct(wire_fields)))
-    for index, field in enumerate(schema):
-        if field.type != wire_fields[index].type:
-            table = table.set_column(index, field, table.column(index).cast(field.type))
-    return table.cast(pa.schema([*schema, *wire_fields[len(schema):]]))
+        wire_fields.append(pa.field(name, inferred.type))
+    return _typed_table(pa.array(rows, type=pa.struct(wire_fields)), schema)
+
+
+class ArrowPages:
+    """Decodes a list page from its JSON body straight into a typed arrow table.
+
+    Arrow's JSON reader parses in C++ without a Python object per row or value: about twice
+    as fast as orjson plus `arrow_table`, and a page in flight costs its columns only.
+    """
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self._wire = pa.struct(_wire_fields(schema))
+
+    def __call__(self, body: bytes, list_key: str) -> tuple[pa.Table, dict[str, Any]]:
+        """The page's rows and its `paging` object; raises ValueError on a body that is not
+        a JSON object."""
+        parsed = pa_json.read_json(
+            io.BytesIO(body),
+            read_options=pa_json.ReadOptions(use_threads=False, block_size=len(body) + 1),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=pa.schema([pa.field(list_key, pa.list_(self._wire))]),
+                unexpected_field_behavior="infer",
+                newlines_in_values=True,
+            ),
+        )
+        rows = parsed.column(list_key).combine_chunks().flatten()
+        paging = parsed.column("paging").to_pylist()[0] if "paging" in parsed.column_names else {}
+        return _typed_table(rows, self.schema), paging or {}
 
 
 def tombstones(keys: Iterable[tuple[Any, ...]], key_columns: tuple[str, ...]) -> list[Row]:

@@ -8,11 +8,13 @@ read with the `deltalake` library (DuckDB would need an extension download to re
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import dlt
+import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.destination.exceptions import DestinationUndefinedEntity, SqlClientNotAvailable
 from dlt.destinations.sql_client import SqlClientBase
@@ -23,7 +25,7 @@ Rows = list[tuple[Any, ...]]
 
 class Reader(Protocol):
     def select(self, table: str, columns: Sequence[str], range_column: str | None,
-               lower: Any, upper: Any) -> Rows: ...
+               lower: Any, upper: Any) -> pa.Table | None: ...
 
     def count(self, table: str) -> int | None: ...
 
@@ -33,7 +35,9 @@ class SqlReader:
         self.client = client
 
     def select(self, table: str, columns: Sequence[str], range_column: str | None,
-               lower: Any, upper: Any) -> Rows:
+               lower: Any, upper: Any) -> pa.Table | None:
+        """As arrow: DuckDB hands its result over in columns, without a Python object per
+        value."""
         escape = self.client.escape_column_name
         query = (f"SELECT {', '.join(escape(name) for name in columns)} "
                  f"FROM {self.client.make_qualified_table_name(table)}")
@@ -42,9 +46,15 @@ class SqlReader:
             query += f" WHERE {escape(range_column)} >= %s AND {escape(range_column)} < %s"
             args = (lower, upper)
         try:
-            return [tuple(row) for row in self.client.execute_sql(query, *args) or []]
+            with self.client.execute_query(query, *args) as cursor, warnings.catch_warnings():
+                # DuckDB 2 renamed the arrow fetch that dlt 1.31's `cursor.arrow()` calls, and
+                # warns of a copy of the result, which is a window's keys: cheap
+                warnings.simplefilter("ignore", UserWarning)
+                native = getattr(cursor.native_cursor, "to_arrow_table", None)
+                result: pa.Table | None = native() if native else cursor.arrow()
         except DestinationUndefinedEntity:
-            return []
+            return None
+        return result
 
     def count(self, table: str) -> int | None:
         try:
@@ -69,16 +79,16 @@ class DeltaReader:
         return found[table].to_pyarrow_dataset() if table in found else None
 
     def select(self, table: str, columns: Sequence[str], range_column: str | None,
-               lower: Any, upper: Any) -> Rows:
+               lower: Any, upper: Any) -> pa.Table | None:
         dataset = self._dataset(table)
         if dataset is None:
-            return []
+            return None
         condition = None
         if range_column:
             field = pc.field(range_column)
             condition = (field >= lower) & (field < upper)
-        data = dataset.to_table(columns=list(columns), filter=condition)
-        return list(zip(*(data[name].to_pylist() for name in columns), strict=True))
+        result: pa.Table = dataset.to_table(columns=list(columns), filter=condition)
+        return result
 
     def count(self, table: str) -> int | None:
         dataset = self._dataset(table)
@@ -111,7 +121,7 @@ class StoredRows:
     def __init__(
         self, table: str, key_columns: Sequence[str], range_column: str | None = None
     ) -> None:
-        self.table = table
+        self.table_name = table
         self.key_columns = tuple(key_columns)
         self.range_column = range_column
         self._reader: Reader | None = None
@@ -130,10 +140,19 @@ class StoredRows:
             finally:
                 self._reader = None
 
-    def select(self, lower: Any = None, upper: Any = None, extra: Sequence[str] = ()) -> Rows:
+    def table(self, lower: Any = None, upper: Any = None, extra: Sequence[str] = ()
+              ) -> pa.Table | None:
         """The key columns, then `extra` ones, of rows with `lower <= range_column < upper`
-        (of all rows without a range column); empty when nothing was loaded yet."""
+        (of all rows without a range column); None when nothing was loaded yet."""
         if self._reader is None:
+            return None
+        found = self._reader.select(self.table_name, (*self.key_columns, *extra),
+                                    self.range_column, lower, upper)
+        return found if found is not None and found.num_rows else None
+
+    def select(self, lower: Any = None, upper: Any = None, extra: Sequence[str] = ()) -> Rows:
+        """`table()` as tuples, for tables small enough to compare row by row."""
+        found = self.table(lower, upper, extra)
+        if found is None:
             return []
-        return self._reader.select(self.table, (*self.key_columns, *extra), self.range_column,
-                                   lower, upper)
+        return list(zip(*(column.to_pylist() for column in found.columns), strict=True))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -125,7 +126,13 @@ def _stub_sql_client(monkeypatch: pytest.MonkeyPatch, warehouse: str) -> Lookups
 
     monkeypatch.setattr(client_class, "open_connection", open_connection)
     monkeypatch.setattr(client_class, "close_connection", lambda self: None)
+    @contextmanager
+    def execute_query(self: Any, sql: str, *args: Any, **kwargs: Any) -> Iterator[None]:
+        execute_sql(self, sql, *args)
+        yield
+
     monkeypatch.setattr(client_class, "execute_sql", execute_sql)
+    monkeypatch.setattr(client_class, "execute_query", execute_query)
     return lookups
 
 
