@@ -1,0 +1,94 @@
+"""Entry pages decoded by Arrow's JSON reader, and the per-scan record of returned ids.
+
+The decoder must give exactly the table the dict path (orjson + `arrow_table`) gives, keep
+fields the catalog does not know, and read bodies however they are laid out.
+"""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+import pyarrow as pa
+import pytest
+
+from clockodo_source.client import ClientSettings, ClockodoClient
+from clockodo_source.errors import ClockodoApiError
+from clockodo_source.fake.company import CompanyConfig, FakeCompany
+from clockodo_source.resources import ReturnedIds
+from clockodo_source.rows import ArrowPages, arrow_schema, arrow_table
+from clockodo_source.settings import DELETED_COLUMN, ENTITIES
+
+ENTRIES = ENTITIES["entries"]
+SCHEMA = arrow_schema({**ENTRIES.column_types, DELETED_COLUMN: "bool"}, ENTRIES.primary_key)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, object]]:
+    """Entries as the fake API sends them: running entry, unicode, nulls included."""
+    return FakeCompany(CompanyConfig(entries=300, seed=5)).all_entries()
+
+
+def body(rows: list[dict[str, object]], **paging: int) -> bytes:
+    return orjson.dumps({"paging": paging, "entries": rows})
+
+
+def test_same_table_as_the_dict_path(rows: list[dict[str, object]]) -> None:
+    table, paging = ArrowPages(SCHEMA)(body(rows, count_pages=4, count_items=3001), "entries")
+    assert paging == {"count_pages": 4, "count_items": 3001}
+    assert table.equals(arrow_table(rows, SCHEMA))
+    assert table.schema.field("time_since").type == pa.timestamp("us", tz="UTC")
+    assert None in table["time_until"].to_pylist()  # the running entry
+
+
+def test_unknown_fields_are_kept(rows: list[dict[str, object]]) -> None:
+    extended = [{**row, "new_score": 7, "new_note": None} for row in rows]
+    table, _ = ArrowPages(SCHEMA)(body(extended), "entries")
+    assert table.schema.names[:len(SCHEMA)] == SCHEMA.names
+    assert table["new_score"].to_pylist() == [7] * len(rows)
+    assert table.schema.field("new_note").type == pa.string()
+    expected = arrow_table(extended, SCHEMA)
+    assert table.select(expected.schema.names).equals(expected)
+
+
+def test_pretty_printed_empty_and_unpaged_bodies(rows: list[dict[str, object]]) -> None:
+    decode = ArrowPages(SCHEMA)
+    pretty = orjson.dumps({"entries": rows[:3]}, option=orjson.OPT_INDENT_2)
+    table, paging = decode(pretty, "entries")
+    assert paging == {}
+    assert table["id"].to_pylist() == [row["id"] for row in rows[:3]]
+    empty, _ = decode(b'{"paging": {"count_pages": 0}, "entries": []}', "entries")
+    assert empty.num_rows == 0
+    assert empty.schema == SCHEMA
+
+
+def test_client_pages_and_non_json_answer(rows: list[dict[str, object]]) -> None:
+    rows = rows[:300]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        if request.url.params.get("broken"):
+            return httpx.Response(200, content=b"<html>maintenance</html>",
+                                  headers={"content-type": "text/html"})
+        return httpx.Response(200, content=body(rows[(page - 1) * 100: page * 100],
+                                                count_pages=3, count_items=len(rows)))
+
+    client = ClockodoClient("http://api.test/api", "me@example.com", "key", "app;me@x.com",
+                            ClientSettings(concurrency=2), transport=httpx.MockTransport(handler))
+    with client:
+        pages = list(client.iter_pages("/v2/entries", "entries", {}, 100, ArrowPages(SCHEMA)))
+        assert [page.num_rows for page in pages] == [100, 100, 100]
+        assert pa.concat_tables(pages)["id"].to_pylist() == [row["id"] for row in rows]
+        with pytest.raises(ClockodoApiError, match="non-JSON answer"):
+            list(client.iter_pages("/v2/entries", "entries", {"broken": 1}, 100,
+                                   ArrowPages(SCHEMA)))
+
+
+def test_returned_ids_write_each_id_once_and_find_the_missing() -> None:
+    returned = ReturnedIds()
+    first = pa.table({"id": pa.array([30, 10, 20], pa.int64()), "v": ["a", "b", "c"]})
+    assert returned.first_seen(first).equals(first)
+    # the entry 20 moved into the next window while the range was read: kept once
+    second = pa.table({"id": pa.array([40, 20, 5], pa.int64()), "v": ["d", "e", "f"]})
+    assert returned.first_seen(second).to_pydict() == {"id": [40, 5], "v": ["d", "f"]}
+    stored = pa.array([5, 10, 15, 20, 25, 30, 40, 50], pa.int64())
+    assert returned.missing(stored).to_pylist() == [15, 25, 50]
