@@ -23,7 +23,7 @@ from clockodo_source.analytics import (
     write_html_report,
 )
 from clockodo_source.errors import ConfigurationError
-from clockodo_source.memory import bound_allocators
+from clockodo_source.memory import bound_allocators, bound_dlt_buffers
 from clockodo_source.messages import describe_failure
 from clockodo_source.options import parse_date
 from clockodo_source.runner import (
@@ -215,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     bound_allocators()
+    bound_dlt_buffers()
     _log_to_stderr(args.verbose)
     try:
         if args.command == "demo":

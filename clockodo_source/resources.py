@@ -45,7 +45,7 @@ logger = logging.getLogger("clockodo_source")
 ROWS_PER_WINDOW = 10_000
 #: Entry windows fetched ahead of the one being written; pages inside them are fetched in
 #: parallel too, so a few windows keep `concurrency` requests busy at bounded memory.
-WINDOWS_AHEAD = 3
+WINDOWS_AHEAD = 2
 T = TypeVar("T")
 R = TypeVar("R")
 Key = tuple[Any, ...]
@@ -442,6 +442,7 @@ def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
         with stored.connected():
             before = set(stored.select(since, until))
         # a user's year of work times can hold 100,000 intervals: a few in flight, not all
+        # a user's year of work times can hold 100,000 intervals as dicts: a few in flight
         pages = (page for _, page in prefetch(fetch, tasks(since, until), WINDOWS_AHEAD))
         yield from _reconciled(ctx, entity, before, pages, _within(column, since, until))
         ctx.options.record(state)

@@ -1,0 +1,23 @@
+"""The CLI's memory settings: dlt defaults only where the user configured nothing."""
+
+from __future__ import annotations
+
+import dlt
+import pytest
+
+from clockodo_source.memory import DLT_DEFAULTS, bound_dlt_buffers
+
+
+def test_user_configuration_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXTRACT__NEXT_ITEM_MODE", "round_robin")
+    monkeypatch.setenv("DATA_WRITER__BUFFER_MAX_ITEMS", "7000")
+    bound_dlt_buffers()
+    assert dlt.config.get("extract.next_item_mode") == "round_robin"
+    assert int(dlt.config.get("data_writer.buffer_max_items")) == 7000
+
+
+def test_defaults_fill_what_is_not_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("EXTRACT__NEXT_ITEM_MODE", "DATA_WRITER__BUFFER_MAX_ITEMS"):
+        monkeypatch.delenv(name, raising=False)
+    bound_dlt_buffers()
+    assert {key: dlt.config.get(key) for key in DLT_DEFAULTS} == DLT_DEFAULTS
