@@ -10,10 +10,10 @@ a few percent of the load's time.
 dlt writes extracted rows in batches of `data_writer.buffer_max_items` (5,000) and normalizes a
 batch at a time; 5,000 work-time days of a dense account carry 350,000 nested intervals, about
 200 MB as Python objects. Unless configured, the CLI uses batches of 500 rows (dlt's Airflow
-helper lowers it for the same reason). Entries are unaffected: they go as arrow tables. And dlt
-extracts resources one after another ("fifo") rather than round-robin, so the peak is that of
-the largest table rather than the sum of entries and work times; each resource still fetches
-its pages in parallel.
+helper lowers it for the same reason). Entries are unaffected: they go as arrow tables. The CLI
+also has dlt extract resources one after another ("fifo") rather than round-robin, so the peak
+is that of the largest table rather than the sum of entries and work times; each resource
+still fetches its pages in parallel.
 """
 
 from __future__ import annotations
