@@ -180,6 +180,12 @@ class ClockodoClient:
             time.sleep(delay)
         raise AssertionError("unreachable: the retry loop returns or raises")
 
+    def fetch_page(
+        self, path: str, list_key: str, params: Params, decode: PageDecoder = json_rows
+    ) -> tuple[Any, Mapping[str, Any]]:
+        """One page of a list: its rows as `decode` makes them, and its `paging` object."""
+        return self.fetch(path, params, lambda body: decode(body, list_key))
+
     def iter_pages(
         self, path: str, list_key: str, params: Params | None = None,
         page_size: int | None = None, decode: PageDecoder = json_rows,
@@ -193,16 +199,14 @@ class ClockodoClient:
         base = dict(params or {})
         if page_size:
             base["items_per_page"] = page_size
-        def page(body: bytes) -> tuple[Sized, Mapping[str, Any]]:
-            return decode(body, list_key)
-
-        rows, paging = self.fetch(path, {**base, "page": 1} if page_size else base, page)
+        first = {**base, "page": 1} if page_size else base
+        rows, paging = self.fetch_page(path, list_key, first, decode)
         yield rows
         count_pages = int(paging.get("count_pages") or 0)
         if not len(rows) or count_pages <= 1:
             return
         futures = [
-            self._pool.submit(self.fetch, path, {**base, "page": number}, page)
+            self._pool.submit(self.fetch_page, path, list_key, {**base, "page": number}, decode)
             for number in range(2, count_pages + 1)
         ]
         try:

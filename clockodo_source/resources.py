@@ -264,9 +264,9 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
         """Windows sized to the account: one request reads a sparse range whole; a dense one
         is cut into calendar-aligned windows of about ROWS_PER_WINDOW entries."""
         whole = Window(since, until)
-        first, paging = ctx.client.fetch(
-            entity.path, {**window_params(whole), "page": 1, "items_per_page": page_size},
-            lambda body: decode(body, entity.list_key),
+        first, paging = ctx.client.fetch_page(
+            entity.path, entity.list_key,
+            {**window_params(whole), "page": 1, "items_per_page": page_size}, decode,
         )
         if int(paging.get("count_pages") or 0) <= 1:
             return [(whole, first)]
