@@ -6,8 +6,8 @@ answers each with one JSON line, until stdin closes. :class:`FakeApi` is the par
 
 A separate process keeps the server's CPU time out of the pipeline process, and answering a
 request it has answered before from the stored body cuts that time to a dictionary look-up:
-run.py makes one unmeasured run first, so the measured runs find their pages prepared, whatever
-requests the connector makes.
+run.py makes unmeasured runs first (a full one, then a no-change one where a no-change run is
+measured), so the measured runs find their pages prepared, whatever requests the connector makes.
 """
 
 from __future__ import annotations

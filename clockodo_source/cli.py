@@ -22,6 +22,7 @@ from clockodo_source.analytics import (
     render_report,
     write_html_report,
 )
+from clockodo_source.destinations import held_open
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.memory import bound_allocators, bound_dlt_buffers
 from clockodo_source.messages import describe_failure
@@ -118,14 +119,15 @@ def _sync(args: argparse.Namespace, **source_args: Any) -> tuple[dlt.Pipeline, s
     tables = parse_entities(args.entities)
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
     report = RunReport(0.0, {}, None, [])
-    if args.command == "run":
-        pipeline.sync_destination()
-        plan = pending_backfill(pipeline, tables)
-        if plan is not None:
-            logger.info("finishing the interrupted backfill %s first", plan.marker())
-            report.merge(run_backfill(pipeline, plan, tables, _maker(source_args)))
-    report.merge(run_source(pipeline, clockodo_source(**source_args), tables))
-    return pipeline, _finish(pipeline, report)
+    with held_open(pipeline):
+        if args.command == "run":
+            pipeline.sync_destination()
+            plan = pending_backfill(pipeline, tables)
+            if plan is not None:
+                logger.info("finishing the interrupted backfill %s first", plan.marker())
+                report.merge(run_backfill(pipeline, plan, tables, _maker(source_args)))
+        report.merge(run_source(pipeline, clockodo_source(**source_args), tables))
+        return pipeline, _finish(pipeline, report)
 
 
 def _maker(base: dict[str, Any]) -> Callable[..., DltSource]:

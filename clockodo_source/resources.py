@@ -33,7 +33,7 @@ from clockodo_source.rows import (
     format_timestamp,
     tombstones,
 )
-from clockodo_source.scan import CURSOR, DIGESTS, ScanOptions
+from clockodo_source.scan import CURSOR, DAY_DIGESTS, DIGESTS, ScanOptions
 from clockodo_source.settings import DELETED_COLUMN, ENTITIES, Entity, Partition
 from clockodo_source.stats import SourceStats
 from clockodo_source.stored import StoredRows
@@ -358,10 +358,53 @@ def _within(column: str, lower: Any, upper: Any) -> Callable[[Row], bool]:
     return lambda row: bool(lower <= row[column] < upper)
 
 
+class DayDigests:
+    """A hash of each row as last written, for the days the next incremental run re-reads.
+
+    The look-back moves with every run, so a digest of a whole range never matches twice; per
+    day, a row whose hash is unchanged need not be rewritten (a no-change run would otherwise
+    rewrite every work-time day of the look-back, and all their intervals).
+    """
+
+    def __init__(self, ctx: Context, entity: Entity) -> None:
+        self._day_at = entity.primary_key.index(entity.range_column or "")
+        self._full = ctx.options.full
+        self._horizon = ctx.options.horizon()
+        self._days: dict[str, dict[str, str]] = dlt.current.resource_state().setdefault(
+            DAY_DIGESTS, {})
+
+    def changed(self, key: Key, row: Row) -> bool:
+        """Whether `row` differs from its last written version; remembers it as written."""
+        day: date = key[self._day_at]
+        if day < self._horizon:
+            return True
+        name = "/".join(map(str, key))
+        digest = hashlib.blake2b(orjson.dumps(row, option=orjson.OPT_SORT_KEYS),
+                                 digest_size=12).hexdigest()
+        digests = self._days.setdefault(day.isoformat(), {})
+        if digests.get(name) == digest and not self._full:
+            return False
+        digests[name] = digest
+        return True
+
+    def forget(self, keys: Iterable[Key]) -> None:
+        """Removed rows: a row that comes back must be written again."""
+        for key in keys:
+            day: date = key[self._day_at]
+            self._days.get(day.isoformat(), {}).pop("/".join(map(str, key)), None)
+
+    def prune(self) -> None:
+        """Drop the days the next run no longer re-reads."""
+        for day in [day for day in self._days if day < self._horizon.isoformat()]:
+            del self._days[day]
+
+
 def _reconciled(ctx: Context, entity: Entity, stored: set[Key], pages: Iterable[list[Row]],
-                keep: Callable[[Row], bool]) -> Iterator[list[Row]]:
-    """Typed rows of `pages` that belong to the scanned range (each key once), then
-    tombstones for stored keys of that range the API no longer returned."""
+                keep: Callable[[Row], bool], digests: DayDigests | None = None
+                ) -> Iterator[list[Row]]:
+    """Typed rows of `pages` that belong to the scanned range (each key once) and, given
+    `digests`, changed since last written; then tombstones for stored keys of that range the
+    API no longer returned."""
     changes = ctx.stats.table(entity.name)
     seen: set[Key] = set()
     for page in pages:
@@ -370,11 +413,15 @@ def _reconciled(ctx: Context, entity: Entity, stored: set[Key], pages: Iterable[
             key = _key(entity, row)
             if keep(row) and key not in seen:
                 seen.add(key)
-                kept.append(row)
+                if digests is None or digests.changed(key, row):
+                    kept.append(row)
         changes.count([_key(entity, row) for row in kept], stored)
         yield kept
     gone = sorted(stored - seen)
     changes.removed += len(gone)
+    if digests is not None:
+        digests.forget(gone)
+        digests.prune()
     yield tombstones(gone, entity.primary_key)
 
 
@@ -441,10 +488,10 @@ def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
         since, until = ctx.options.work_time_range(state)
         with stored.connected():
             before = set(stored.select(since, until))
-        # a user's year of work times can hold 100,000 intervals: a few in flight, not all
         # a user's year of work times can hold 100,000 intervals as dicts: a few in flight
         pages = (page for _, page in prefetch(fetch, tasks(since, until), WINDOWS_AHEAD))
-        yield from _reconciled(ctx, entity, before, pages, _within(column, since, until))
+        yield from _reconciled(ctx, entity, before, pages, _within(column, since, until),
+                               DayDigests(ctx, entity))
         ctx.options.record(state)
 
     return _resource(ctx, entity, rows)

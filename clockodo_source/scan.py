@@ -4,7 +4,8 @@ There is no "changed since" filter in Clockodo, so every run re-reads a range an
 authoritative. The range depends on the kind of run:
 
 * first run (no state) and reconcile (`full`): everything from `start_date`;
-* later runs: from the last scan minus `lookback_days`, so a gap between runs is covered too;
+* later runs: from the UTC day of the last scan minus `lookback_days`, so a gap between runs is
+  covered too, and runs on the same day read the same windows;
 * a fixed `end_date`: exactly `[start_date, end_date)`, leaving the incremental state alone.
 """
 
@@ -26,6 +27,8 @@ CURSOR = "time_last_change_cursor"
 #: per fully refreshed table, a hash of the list it was last loaded from; the same list is not
 #: loaded again
 DIGESTS = "content_digests"
+#: per day the next incremental run re-reads, a hash of each row of that day as last written
+DAY_DIGESTS = "day_digests"
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,11 @@ class ScanOptions:
         if self.stateless or self.full or not state.get(LAST_SCAN):
             return None
         last = min(parse_timestamp(state[LAST_SCAN]), self.now)
-        return max(utc_midnight(self.start_date), last - timedelta(days=self.lookback_days))
+        return max(utc_midnight(self.start_date), utc_midnight(self.horizon(last)))
+
+    def horizon(self, scan: datetime | None = None) -> date:
+        """First day an incremental run after `scan` (default: this run) re-reads."""
+        return ((scan or self.now) - timedelta(days=self.lookback_days)).date()
 
     def entry_range(self, state: Mapping[str, Any]) -> tuple[datetime, datetime]:
         if self.end_date is not None:

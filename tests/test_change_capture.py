@@ -151,11 +151,72 @@ def test_no_change_run_rewrites_nothing(world) -> None:  # type: ignore[no-untyp
     written = pipeline.last_trace.last_normalize_info.row_counts
     # per-year tables whose answers did not change are not reloaded either
     for table in ("entries", "absences", "non_business_days", "user_reports",
-                  "user_reports__month_details"):
+                  "user_reports__month_details", "work_times", "work_times__intervals"):
         assert written.get(table, 0) == 0, table
     assert {table: table_digest(pipeline, table) for table in content_tables(pipeline)} == digests
     pipeline.run(source(full=True))
     assert {table: table_digest(pipeline, table) for table in content_tables(pipeline)} == digests
+    assert_exact(pipeline, company)
+
+
+def stored_work_times(pipeline: dlt.Pipeline) -> dict[tuple[int, date], list[tuple[Any, ...]]]:
+    rows = query(pipeline, "SELECT w.users_id, w.date, i.time_since, i.time_until "
+                           "FROM {ds}.work_times w LEFT JOIN {ds}.work_times__intervals i "
+                           "ON i._dlt_parent_id = w._dlt_id")
+    days: dict[tuple[int, date], list[tuple[Any, ...]]] = {}
+    for users_id, day, since, until in rows:
+        days.setdefault((users_id, day), []).append((since, until))
+    return {key: sorted(intervals) for key, intervals in days.items()}
+
+
+def wire_work_times(company: FakeCompany) -> dict[tuple[int, date], list[tuple[Any, ...]]]:
+    def moment(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value).astimezone(UTC) if value else None
+
+    first = first_entry_day(company)
+    return {
+        (row["users_id"], date.fromisoformat(row["date"])): sorted(
+            (moment(part["time_since"]), moment(part["time_until"]))
+            for part in row["intervals"])
+        for user in company.users
+        for row in company.work_time_days(user["id"], first, company.now.date())
+    }
+
+
+def test_work_time_days_rewritten_only_when_changed(world) -> None:  # type: ignore[no-untyped-def]
+    """Unchanged days of the look-back are not rewritten; an edited day is; a day that
+    vanishes is removed, and written again when it comes back the same as before."""
+    company, _, pipeline, source = world
+    pipeline.run(source())
+    worked = wire_work_times(company)
+    user = company.users[0]["id"]
+    idle = next(company.now.date() - timedelta(days=back) for back in range(5, 30)
+                if (user, company.now.date() - timedelta(days=back)) not in worked)
+    start = datetime.combine(idle, datetime.min.time(), tzinfo=UTC) + timedelta(hours=10)
+
+    def written() -> dict[str, int]:
+        counts = pipeline.last_trace.last_normalize_info.row_counts
+        return {table: counts.get(table, 0) for table in ("work_times", "work_times__intervals")}
+
+    added = company.add_entry(users_id=user, time_since=start,
+                              time_until=start + timedelta(hours=1))
+    pipeline.run(source())
+    assert written() == {"work_times": 1, "work_times__intervals": 1}
+    assert stored_work_times(pipeline) == wire_work_times(company)
+
+    company.edit_entry(added["id"], time_until=start + timedelta(hours=2))
+    pipeline.run(source())
+    assert written() == {"work_times": 1, "work_times__intervals": 1}
+    assert stored_work_times(pipeline)[(user, idle)] == [(start, start + timedelta(hours=2))]
+
+    company.delete_entry(added["id"])
+    pipeline.run(source())
+    assert (user, idle) not in stored_work_times(pipeline)
+
+    company.add_entry(users_id=user, time_since=start, time_until=start + timedelta(hours=2))
+    pipeline.run(source())
+    assert stored_work_times(pipeline) == wire_work_times(company)
+    assert stored_work_times(pipeline)[(user, idle)] == [(start, start + timedelta(hours=2))]
     assert_exact(pipeline, company)
 
 
