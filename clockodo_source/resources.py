@@ -69,6 +69,54 @@ def prefetch(fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[t
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _read_list(client: ClockodoClient, entity: Entity) -> list[list[Row]]:
+    """Every page of a master-data list (from its fallback route where the API has no
+    current one yet)."""
+    try:
+        return list(client.iter_pages(entity.path, entity.list_key, dict(entity.params),
+                                      entity.page_size))
+    except ClockodoApiError as exc:
+        if exc.status != 404 or not entity.fallback_path or not entity.fallback_list_key:
+            raise
+        return list(client.iter_pages(entity.fallback_path, entity.fallback_list_key))
+
+
+class ListReads:
+    """The master-data lists of a run, all requested when its first table starts.
+
+    Each is about one request; read table after table, every one would wait for the round
+    trip of the one before (and, under a binding rate budget, for a slot in the next window).
+    """
+
+    def __init__(self, client: ClockodoClient, concurrency: int) -> None:
+        self._client = client
+        self._concurrency = concurrency
+        self._started = False
+        self._reads: dict[str, Future[list[list[Row]]]] = {}
+
+    def start(self) -> None:
+        """Request every list the run loads, itself or through a derived table; once."""
+        if self._started:
+            return
+        self._started = True
+        selected = dlt.current.source().resources.selected
+        wanted = [entity for entity in ENTITIES.values() if entity.partition is Partition.NONE
+                  and (entity.name in selected or any(
+                      derived.derived_from == entity.name and derived.name in selected
+                      for derived in ENTITIES.values()))]
+        if not wanted:
+            return
+        pool = ThreadPoolExecutor(max_workers=min(self._concurrency, len(wanted)),
+                                  thread_name_prefix="clockodo-lists")
+        self._reads = {entity.name: pool.submit(_read_list, self._client, entity)
+                       for entity in wanted}
+        pool.shutdown(wait=False)
+
+    def pages(self, entity: Entity) -> list[list[Row]]:
+        read = self._reads.pop(entity.name, None)
+        return read.result() if read is not None else _read_list(self._client, entity)
+
+
 class Context:
     """What every resource of one source shares: the client, the scan options and counters."""
 
@@ -80,6 +128,7 @@ class Context:
         self.enhanced_list = enhanced_list
         self.concurrency = concurrency
         self.strict = strict
+        self.lists = ListReads(client, concurrency)
 
 
 def _typed(entity: Entity, rows: Iterable[Row]) -> list[Row]:
@@ -99,6 +148,7 @@ def _forgiving(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]]
 
     def guarded() -> Iterator[Any]:
         produced = False
+        ctx.lists.start()
         try:
             for item in fn():
                 produced = True
@@ -171,18 +221,6 @@ def full_list(ctx: Context, entity: Entity) -> DltResource:
     """Master data: the whole list every run, replacing the table (removed rows go too)."""
     stored = StoredRows(entity.name, entity.primary_key)
 
-    def pages() -> Iterator[list[Row]]:
-        params = dict(entity.params)
-        try:
-            first = ctx.client.iter_pages(entity.path, entity.list_key, params, entity.page_size)
-            yield next(first)
-        except ClockodoApiError as exc:
-            if exc.status != 404 or not entity.fallback_path or not entity.fallback_list_key:
-                raise
-            first = ctx.client.iter_pages(entity.fallback_path, entity.fallback_list_key)
-            yield next(first)
-        yield from first
-
     def loaded_tables() -> list[str]:
         """Tables this run loads from the list: the entity's own and derived ones, each only
         when selected (a parent read for a derived table loads nothing)."""
@@ -192,7 +230,7 @@ def full_list(ctx: Context, entity: Entity) -> DltResource:
         return [name for name in names if name in selected]
 
     def rows() -> Iterator[list[Row]]:
-        listed = list(pages())
+        listed = ctx.lists.pages(entity)
         digests = _digests()
         tables = loaded_tables()
         digest = _digest(listed)
@@ -488,8 +526,11 @@ def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
         since, until = ctx.options.work_time_range(state)
         with stored.connected():
             before = set(stored.select(since, until))
-        # a user's year of work times can hold 100,000 intervals as dicts: a few in flight
-        pages = (page for _, page in prefetch(fetch, tasks(since, until), WINDOWS_AHEAD))
+        # a user's year of work times can hold 100,000 intervals as dicts: about two user-years
+        # in flight, so a short look-back reads every user at once
+        days = min(max((until - since).days, 1), 366)
+        ahead = min(ctx.concurrency, WINDOWS_AHEAD * 366 // days)
+        pages = (page for _, page in prefetch(fetch, tasks(since, until), ahead))
         yield from _reconciled(ctx, entity, before, pages, _within(column, since, until),
                                DayDigests(ctx, entity))
         ctx.options.record(state)

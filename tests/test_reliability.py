@@ -21,7 +21,7 @@ from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.limits import Faults, RateLimits
 from clockodo_source.fake.server import FakeClockodoServer
 from clockodo_source.runner import parse_entities
-from clockodo_source.settings import CATALOG
+from clockodo_source.settings import CATALOG, Partition
 from tests.expected import expected_keys, first_entry_day
 from tests.helpers import API_KEY, API_USER, duckdb_pipeline, stored_keys
 from tests.test_change_capture import assert_exact, content_tables, table_digest
@@ -90,6 +90,23 @@ def test_client_side_budget_is_never_exceeded(server: FakeClockodoServer,
     assert len(server.requests) > 3 * 15  # the budget binds over several windows
     assert server.budget_violations == 0
     assert_exact(pipeline, server.company)
+
+
+def test_master_data_lists_are_requested_at_once(server: FakeClockodoServer,
+                                                 tmp_path: Path) -> None:
+    """Each list is about one request: none waits for the answer to another."""
+    latency = 0.5
+    lists = [entity for entity in CATALOG if entity.partition is Partition.NONE]
+    paths = {entity.path for entity in lists}
+    server.faults = Faults(latency=latency, only_paths=tuple(paths))
+    pipeline = duckdb_pipeline(tmp_path)
+    pipeline.run(source_for(server).with_resources(*(entity.name for entity in lists)))
+    answered = sorted(record.time for record in server.requests if record.path in paths)
+    assert len(answered) == len(lists)
+    assert answered[-1] - answered[0] < latency
+    expected = expected_keys(server.company, first_entry_day(server.company))
+    for entity in lists:
+        assert sorted(stored_keys(pipeline, entity.name)) == sorted(expected[entity.name])
 
 
 def test_forbidden_table_is_skipped_and_keeps_its_rows(server: FakeClockodoServer,

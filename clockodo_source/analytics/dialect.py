@@ -90,6 +90,8 @@ POSTGRES = Dialect(
 DUCKDB = replace(
     POSTGRES,
     float_type="DOUBLE",
+    # days since the epoch: a time zone conversion per row would take most of a model's time
+    utc_date="(DATE '1970-01-01' + CAST(floor(epoch_us({0}) / 86400000000) AS INTEGER))",
     seconds_between="(epoch({1}) - epoch({0}))",
 )
 
