@@ -174,10 +174,12 @@ def _backfill(args: argparse.Namespace) -> str:
             f"--window must be one of {', '.join(WINDOW_UNITS)} (got {args.window!r})"
         )
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
-    pipeline.sync_destination()
-    plan = BackfillPlan(start, end, args.window)
-    report = run_backfill(pipeline, plan, tables, _maker({"strict": True} if args.strict else {}))
-    return _finish(pipeline, report)
+    with held_open(pipeline):
+        pipeline.sync_destination()
+        plan = BackfillPlan(start, end, args.window)
+        report = run_backfill(pipeline, plan, tables,
+                              _maker({"strict": True} if args.strict else {}))
+        return _finish(pipeline, report)
 
 
 def _report(args: argparse.Namespace) -> str:
