@@ -7,8 +7,7 @@ destination merges and deletions need a table format that supports them: Delta.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,10 @@ from dlt.extract.source import DltSource
 #: it spills to disk beyond this at about the same speed (a million entries: 1.8 s at 64 MB,
 #: 1.3 s at 256 MB), and row order is not needed.
 DUCKDB_SETTINGS = {"memory_limit": "64MB", "preserve_insertion_order": False}
+#: dlt's load jobs into that database, unless configured: one at a time, since parallel jobs
+#: share its memory limit (two merges of a million-entry first load ran out of it) and each
+#: job already runs on every core.
+DUCKDB_LOAD_WORKERS = 1
 
 
 def _postgres_credentials() -> PostgresCredentials | None:
@@ -81,20 +84,7 @@ def resolve(name: str, pipeline_name: str) -> Destination[Any, Any] | str:
     if name == "duckdb" and not _configured("destination.duckdb.credentials"):
         database = DuckDbCredentials(str(Path.cwd() / f"{pipeline_name}.duckdb"))
         database.global_config = DUCKDB_SETTINGS
+        if dlt.config.get("load.workers") is None:
+            dlt.config["load.workers"] = DUCKDB_LOAD_WORKERS
         return dlt.destinations.duckdb(credentials=database)
     return name
-
-
-@contextmanager
-def held_open(pipeline: dlt.Pipeline) -> Iterator[None]:
-    """Keep a DuckDB destination's database open for the block (a whole run).
-
-    dlt opens and closes the database file for every client it makes, a dozen times a run,
-    each costing 40-80 ms on a large file; while one connection stays open, DuckDB hands the
-    open database to every other connection of the process in about a millisecond.
-    """
-    if pipeline.destination is None or pipeline.destination.destination_name != "duckdb":
-        yield
-        return
-    with pipeline.sql_client():
-        yield

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dlt
 import pytest
+from dlt.load.configuration import LoaderConfiguration
 
+from clockodo_source.destinations import DUCKDB_LOAD_WORKERS, resolve
 from clockodo_source.memory import DLT_DEFAULTS, bound_dlt_buffers
 
 
@@ -21,3 +25,19 @@ def test_defaults_fill_what_is_not_configured(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.delenv(name, raising=False)
     bound_dlt_buffers()
     assert {key: dlt.config.get(key) for key in DLT_DEFAULTS} == DLT_DEFAULTS
+
+
+def test_default_duckdb_loads_one_job_at_a_time(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    """The CLI's own DuckDB file has a memory limit that parallel load jobs would share."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
+    monkeypatch.setenv("LOAD__WORKERS", "3")
+    resolve("duckdb", "configured")
+    assert int(dlt.config.get("load.workers")) == 3
+    monkeypatch.delenv("LOAD__WORKERS")
+    try:
+        resolve("duckdb", "unconfigured")
+        assert dlt.config.get("load.workers") == DUCKDB_LOAD_WORKERS
+    finally:
+        dlt.config["load.workers"] = LoaderConfiguration.workers  # dlt's default again
