@@ -46,6 +46,8 @@ ROWS_PER_WINDOW = 10_000
 #: Entry windows fetched ahead of the one being written; pages inside them are fetched in
 #: parallel too, so a few windows keep `concurrency` requests busy at bounded memory.
 WINDOWS_AHEAD = 2
+#: User-years of work times in flight: one can hold 100,000 intervals as dicts (40 MB).
+USER_YEARS_AHEAD = 4
 T = TypeVar("T")
 R = TypeVar("R")
 Key = tuple[Any, ...]
@@ -526,10 +528,9 @@ def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
         since, until = ctx.options.work_time_range(state)
         with stored.connected():
             before = set(stored.select(since, until))
-        # a user's year of work times can hold 100,000 intervals as dicts: about two user-years
-        # in flight, so a short look-back reads every user at once
+        # a short look-back reads every user at once
         days = min(max((until - since).days, 1), 366)
-        ahead = min(ctx.concurrency, WINDOWS_AHEAD * 366 // days)
+        ahead = min(ctx.concurrency, USER_YEARS_AHEAD * 366 // days)
         pages = (page for _, page in prefetch(fetch, tasks(since, until), ahead))
         yield from _reconciled(ctx, entity, before, pages, _within(column, since, until),
                                DayDigests(ctx, entity))
