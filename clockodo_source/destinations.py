@@ -18,6 +18,8 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from dlt.extract.source import DltSource
 
+from clockodo_source.memory import config_defaults
+
 #: DuckDB's merge of a large first load would otherwise take most of the machine's memory;
 #: it spills to disk beyond this at about the same speed (a million entries: 1.8 s at 64 MB,
 #: 1.3 s at 256 MB), and row order is not needed.
@@ -84,7 +86,6 @@ def resolve(name: str, pipeline_name: str) -> Destination[Any, Any] | str:
     if name == "duckdb" and not _configured("destination.duckdb.credentials"):
         database = DuckDbCredentials(str(Path.cwd() / f"{pipeline_name}.duckdb"))
         database.global_config = DUCKDB_SETTINGS
-        if dlt.config.get("load.workers") is None:
-            dlt.config["load.workers"] = DUCKDB_LOAD_WORKERS
+        config_defaults({"load.workers": DUCKDB_LOAD_WORKERS})
         return dlt.destinations.duckdb(credentials=database)
     return name

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from collections.abc import Mapping
 
 import dlt
 import pyarrow as pa
@@ -46,6 +47,11 @@ def bound_allocators() -> None:
 
 def bound_dlt_buffers() -> None:
     """DLT_DEFAULTS for every key the user did not configure."""
-    for key, value in DLT_DEFAULTS.items():
+    config_defaults(DLT_DEFAULTS)
+
+
+def config_defaults(defaults: Mapping[str, object]) -> None:
+    """Set each dlt config key of `defaults` the user did not configure."""
+    for key, value in defaults.items():
         if dlt.config.get(key) is None:
             dlt.config[key] = value

@@ -101,11 +101,8 @@ class ListReads:
         if self._started:
             return
         self._started = True
-        selected = dlt.current.source().resources.selected
-        wanted = [entity for entity in ENTITIES.values() if entity.partition is Partition.NONE
-                  and (entity.name in selected or any(
-                      derived.derived_from == entity.name and derived.name in selected
-                      for derived in ENTITIES.values()))]
+        wanted = [entity for entity in ENTITIES.values()
+                  if entity.partition is Partition.NONE and _loaded_tables(entity)]
         if not wanted:
             return
         pool = ThreadPoolExecutor(max_workers=min(self._concurrency, len(wanted)),
@@ -168,14 +165,26 @@ def _forgiving(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]]
     return guarded
 
 
+def _derived(entity: Entity) -> list[str]:
+    """Tables made from `entity`'s rows without a request of their own."""
+    return [derived.name for derived in ENTITIES.values() if derived.derived_from == entity.name]
+
+
+def _loaded_tables(entity: Entity) -> list[str]:
+    """Tables this run loads from `entity`'s rows: its own and derived ones, each only when
+    selected (a parent read for a derived table loads nothing)."""
+    selected = dlt.current.source().resources.selected
+    return [name for name in (entity.name, *_derived(entity)) if name in selected]
+
+
 def _skip(entity: Entity) -> None:
     """Leave a replaced table (and the tables derived from it) as stored this run: dlt would
     empty a replaced table whose resource yields nothing."""
     dlt.current.resource().apply_hints(write_disposition="skip")
     resources = dlt.current.source().resources
-    for derived in ENTITIES.values():
-        if derived.derived_from == entity.name and derived.name in resources:
-            resources[derived.name].apply_hints(write_disposition="skip")
+    for name in _derived(entity):
+        if name in resources:
+            resources[name].apply_hints(write_disposition="skip")
 
 
 def _resource(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]],
@@ -223,18 +232,10 @@ def full_list(ctx: Context, entity: Entity) -> DltResource:
     """Master data: the whole list every run, replacing the table (removed rows go too)."""
     stored = StoredRows(entity.name, entity.primary_key)
 
-    def loaded_tables() -> list[str]:
-        """Tables this run loads from the list: the entity's own and derived ones, each only
-        when selected (a parent read for a derived table loads nothing)."""
-        selected = dlt.current.source().resources.selected
-        names = [entity.name] + [e.name for e in ENTITIES.values()
-                                 if e.derived_from == entity.name]
-        return [name for name in names if name in selected]
-
     def rows() -> Iterator[list[Row]]:
         listed = ctx.lists.pages(entity)
         digests = _digests()
-        tables = loaded_tables()
+        tables = _loaded_tables(entity)
         digest = _digest(listed)
         if not ctx.options.full and all(digests.get(table) == digest for table in tables):
             _skip(entity)  # unchanged since each table was last loaded: nothing to rewrite
@@ -256,7 +257,8 @@ def full_list(ctx: Context, entity: Entity) -> DltResource:
 
 
 def _digest(content: object) -> str:
-    return hashlib.sha256(orjson.dumps(content)).hexdigest()
+    """A short hash of JSON-able content: kept in dlt state, per table, year and day."""
+    return hashlib.blake2b(orjson.dumps(content), digest_size=16).hexdigest()
 
 
 def _digests() -> dict[str, str]:
@@ -419,8 +421,7 @@ class DayDigests:
         if day < self._horizon:
             return True
         name = "/".join(map(str, key))
-        digest = hashlib.blake2b(orjson.dumps(row, option=orjson.OPT_SORT_KEYS),
-                                 digest_size=12).hexdigest()
+        digest = _digest(row)
         digests = self._days.setdefault(day.isoformat(), {})
         if digests.get(name) == digest and not self._full:
             return False
