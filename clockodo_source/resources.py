@@ -537,7 +537,9 @@ def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
                                DayDigests(ctx, entity))
         ctx.options.record(state)
 
-    return _resource(ctx, entity, rows)
+    # each day once per load, so the merge skips its de-duplication pass, which for the nested
+    # intervals needs memory growing with them (630,000 intervals exceeded DuckDB's 64 MB)
+    return _resource(ctx, entity, rows, deduplicated=True)
 
 
 def build_resources(ctx: Context) -> list[DltResource]:
