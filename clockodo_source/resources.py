@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import dlt
 import numpy as np
@@ -83,37 +84,64 @@ def _read_list(client: ClockodoClient, entity: Entity) -> list[list[Row]]:
         return list(client.iter_pages(entity.fallback_path, entity.fallback_list_key))
 
 
-class ListReads:
-    """The master-data lists of a run, all requested when its first table starts.
+def _read_year(client: ClockodoClient, entity: Entity, year: int) -> list[Row]:
+    """One year of a per-year table (a row gets its `year` where the API leaves it out)."""
+    params: dict[str, str | int] = {**dict(entity.params)}
+    params[entity.year_param or "year"] = year
+    page = client.fetch_all(entity.path, entity.list_key, params, entity.page_size)
+    return [{**row, "year": year} for row in page] if entity.add_year else page
+
+
+ReadKey = tuple[str, int | None]  # a table, and the year for a per-year table
+
+
+class EarlyReads:
+    """The small answers of a run, all requested when its first table starts: every
+    master-data list and every year of the per-year tables.
 
     Each is about one request; read table after table, every one would wait for the round
-    trip of the one before (and, under a binding rate budget, for a slot in the next window).
+    trip of the one before, and under a binding rate budget the last budget window would
+    wait on them after the large tables instead of having them served in an earlier one.
     """
 
-    def __init__(self, client: ClockodoClient, concurrency: int) -> None:
+    def __init__(self, client: ClockodoClient, options: ScanOptions, concurrency: int) -> None:
         self._client = client
+        self._options = options
         self._concurrency = concurrency
         self._started = False
-        self._reads: dict[str, Future[list[list[Row]]]] = {}
+        self._reads: dict[ReadKey, Future[Any]] = {}
+
+    def _wanted(self) -> dict[ReadKey, Callable[[], Any]]:
+        states = dlt.current.source_state().get("resources", {})
+        wanted: dict[ReadKey, Callable[[], Any]] = {}
+        for entity in ENTITIES.values():
+            if not _loaded_tables(entity):
+                continue
+            if entity.partition is Partition.NONE:
+                wanted[entity.name, None] = partial(_read_list, self._client, entity)
+            elif entity.partition is Partition.YEARS:
+                first, last = self._options.year_range(states.get(entity.name, {}))
+                for year in range(first, last + 1):
+                    wanted[entity.name, year] = partial(_read_year, self._client, entity, year)
+        return wanted
 
     def start(self) -> None:
-        """Request every list the run loads, itself or through a derived table; once."""
+        """Request every small answer the run loads, itself or through a derived table; once."""
         if self._started:
             return
         self._started = True
-        wanted = [entity for entity in ENTITIES.values()
-                  if entity.partition is Partition.NONE and _loaded_tables(entity)]
+        wanted = self._wanted()
         if not wanted:
             return
         pool = ThreadPoolExecutor(max_workers=min(self._concurrency, len(wanted)),
-                                  thread_name_prefix="clockodo-lists")
-        self._reads = {entity.name: pool.submit(_read_list, self._client, entity)
-                       for entity in wanted}
+                                  thread_name_prefix="clockodo-early")
+        self._reads = {key: pool.submit(read) for key, read in wanted.items()}
         pool.shutdown(wait=False)
 
-    def pages(self, entity: Entity) -> list[list[Row]]:
-        read = self._reads.pop(entity.name, None)
-        return read.result() if read is not None else _read_list(self._client, entity)
+    def result(self, key: ReadKey, read: Callable[[], T]) -> T:
+        """The answer requested early for `key`, else `read()`'s."""
+        early = self._reads.pop(key, None)
+        return cast(T, early.result()) if early is not None else read()
 
 
 class Context:
@@ -127,7 +155,7 @@ class Context:
         self.enhanced_list = enhanced_list
         self.concurrency = concurrency
         self.strict = strict
-        self.lists = ListReads(client, concurrency)
+        self.early = EarlyReads(client, options, concurrency)
 
 
 def _typed(entity: Entity, rows: Iterable[Row]) -> list[Row]:
@@ -147,7 +175,7 @@ def _forgiving(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]]
 
     def guarded() -> Iterator[Any]:
         produced = False
-        ctx.lists.start()
+        ctx.early.start()
         try:
             for item in fn():
                 produced = True
@@ -233,7 +261,8 @@ def full_list(ctx: Context, entity: Entity) -> DltResource:
     stored = StoredRows(entity.name, entity.primary_key)
 
     def rows() -> Iterator[list[Row]]:
-        listed = ctx.lists.pages(entity)
+        read = partial(_read_list, ctx.client, entity)
+        listed = ctx.early.result((entity.name, None), read)
         digests = _digests()
         tables = _loaded_tables(entity)
         digest = _digest(listed)
@@ -472,10 +501,8 @@ def yearly(ctx: Context, entity: Entity) -> DltResource:
     stored = StoredRows(entity.name, entity.primary_key, column)
 
     def fetch(year: int) -> list[Row]:
-        params: dict[str, str | int] = {**dict(entity.params)}
-        params[entity.year_param or "year"] = year
-        page = ctx.client.fetch_all(entity.path, entity.list_key, params, entity.page_size)
-        return [{**row, "year": year} for row in page] if entity.add_year else page
+        read = partial(_read_year, ctx.client, entity, year)
+        return ctx.early.result((entity.name, year), read)
 
     def bounds(year: int) -> tuple[Any, Any]:
         return (year, year + 1) if entity.add_year else (date(year, 1, 1), date(year + 1, 1, 1))
@@ -543,7 +570,12 @@ def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
 
 
 def build_resources(ctx: Context) -> list[DltResource]:
-    """Every table of the catalog as a dlt resource."""
+    """Every table of the catalog as a dlt resource; entries last.
+
+    dlt extracts resources one after another. Entry pages are requested many at once, work
+    times one user-year after another as their rows are written: read last, entries fill a
+    binding rate budget's last window at once, where work times would leave it idle.
+    """
     builders: dict[Partition, Callable[[Context, Entity], DltResource]] = {
         Partition.NONE: full_list,
         Partition.ENTRY_WINDOWS: entries,
@@ -557,4 +589,5 @@ def build_resources(ctx: Context) -> list[DltResource]:
     for entity in ENTITIES.values():
         if entity.partition is Partition.DERIVED and entity.derived_from:
             built[entity.name] = customer_projects(built[entity.derived_from], entity)
-    return [built[entity.name] for entity in ENTITIES.values()]
+    order = sorted(ENTITIES.values(), key=lambda item: item.partition is Partition.ENTRY_WINDOWS)
+    return [built[entity.name] for entity in order]

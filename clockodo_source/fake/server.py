@@ -32,7 +32,8 @@ MAX_EXTERNAL_APPLICATION = 50
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request as the server saw it; ``status`` 0 means the connection was dropped."""
+    """One request as the server saw it; ``status`` 0 means the connection was dropped.
+    ``received`` is when it arrived, ``time`` when it was answered."""
 
     method: str
     path: str
@@ -40,6 +41,7 @@ class RequestRecord:
     status: int
     time: float
     api_user: str | None
+    received: float
 
 
 @dataclass
@@ -124,6 +126,7 @@ class FakeClockodoServer:
 
     def respond(self, method: str, target: str, headers: dict[str, str]) -> Reply | None:
         """Answer one request (``headers`` with lower-case names); also logs it."""
+        received = time.time()
         parts = urlsplit(target)
         path = parts.path[4:] if parts.path.startswith("/api/") else parts.path
         query: dict[str, list[str]] = {}
@@ -132,7 +135,7 @@ class FakeClockodoServer:
         user = self._authenticated_user(headers)
         reply = self._reply(method, parts.path, path, query, headers, user)
         status = reply.status if reply else 0
-        self._log(RequestRecord(method, path, query, status, time.time(), user))
+        self._log(RequestRecord(method, path, query, status, time.time(), user, received))
         return reply
 
     def _reply(self, method: str, full_path: str, path: str, query: dict[str, list[str]],
@@ -237,10 +240,15 @@ def _fault_reply(kind: str, retry_after: int | None) -> Reply | None:
 
 
 class _HTTPServer(ThreadingHTTPServer):
-    """Carries the app; never blocks shutdown on idle keep-alive connections."""
+    """Carries the app; never blocks shutdown on idle keep-alive connections.
+
+    The listen backlog is a real server's, not socketserver's 5: a client opening more
+    connections at once would otherwise see some connects retried a second later.
+    """
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
                  app: FakeClockodoServer) -> None:
