@@ -48,7 +48,7 @@ ROWS_PER_WINDOW = 10_000
 #: parallel too, so a few windows keep `concurrency` requests busy at bounded memory.
 WINDOWS_AHEAD = 2
 #: User-years of work times in flight: one can hold 100,000 intervals as dicts (40 MB).
-USER_YEARS_AHEAD = 4
+USER_YEARS_AHEAD = 2
 T = TypeVar("T")
 R = TypeVar("R")
 Key = tuple[Any, ...]
