@@ -120,6 +120,9 @@ def _sync(args: argparse.Namespace, **source_args: Any) -> tuple[dlt.Pipeline, s
     report = RunReport(0.0, {}, None, [])
     if args.command == "run":
         pipeline.sync_destination()
+        # dlt's run() restores again unless it made the restore itself (a second read of the
+        # state and schemas from the destination)
+        pipeline._state_restored = True
         plan = pending_backfill(pipeline, tables)
         if plan is not None:
             logger.info("finishing the interrupted backfill %s first", plan.marker())
