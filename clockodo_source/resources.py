@@ -14,8 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
-from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import dlt
 import numpy as np
@@ -92,9 +91,6 @@ def _read_year(client: ClockodoClient, entity: Entity, year: int) -> list[Row]:
     return [{**row, "year": year} for row in page] if entity.add_year else page
 
 
-ReadKey = tuple[str, int | None]  # a table, and the year for a per-year table
-
-
 class EarlyReads:
     """The small answers of a run, all requested when its first table starts: every
     master-data list and every year of the per-year tables.
@@ -109,24 +105,30 @@ class EarlyReads:
         self._options = options
         self._concurrency = concurrency
         self._started = False
-        self._reads: dict[ReadKey, Future[Any]] = {}
+        self._reads: dict[tuple[str, int | None], Future[Any]] = {}
 
-    def _wanted(self) -> dict[ReadKey, Callable[[], Any]]:
+    def _read(self, entity: Entity, year: int | None) -> Any:
+        if year is None:
+            return _read_list(self._client, entity)
+        return _read_year(self._client, entity, year)
+
+    def _wanted(self) -> list[tuple[Entity, int | None]]:
+        """Each list the run loads (itself or through a derived table), each year of each
+        per-year table it loads."""
         states = dlt.current.source_state().get("resources", {})
-        wanted: dict[ReadKey, Callable[[], Any]] = {}
+        wanted: list[tuple[Entity, int | None]] = []
         for entity in ENTITIES.values():
             if not _loaded_tables(entity):
                 continue
             if entity.partition is Partition.NONE:
-                wanted[entity.name, None] = partial(_read_list, self._client, entity)
+                wanted.append((entity, None))
             elif entity.partition is Partition.YEARS:
                 first, last = self._options.year_range(states.get(entity.name, {}))
-                for year in range(first, last + 1):
-                    wanted[entity.name, year] = partial(_read_year, self._client, entity, year)
+                wanted += [(entity, year) for year in range(first, last + 1)]
         return wanted
 
     def start(self) -> None:
-        """Request every small answer the run loads, itself or through a derived table; once."""
+        """Request every small answer of the run; once."""
         if self._started:
             return
         self._started = True
@@ -135,13 +137,14 @@ class EarlyReads:
             return
         pool = ThreadPoolExecutor(max_workers=min(self._concurrency, len(wanted)),
                                   thread_name_prefix="clockodo-early")
-        self._reads = {key: pool.submit(read) for key, read in wanted.items()}
+        self._reads = {(entity.name, year): pool.submit(self._read, entity, year)
+                       for entity, year in wanted}
         pool.shutdown(wait=False)
 
-    def result(self, key: ReadKey, read: Callable[[], T]) -> T:
-        """The answer requested early for `key`, else `read()`'s."""
-        early = self._reads.pop(key, None)
-        return cast(T, early.result()) if early is not None else read()
+    def answer(self, entity: Entity, year: int | None = None) -> Any:
+        """A list's pages (`year` None), or a year's rows: as requested early, else now."""
+        early = self._reads.pop((entity.name, year), None)
+        return early.result() if early is not None else self._read(entity, year)
 
 
 class Context:
@@ -261,8 +264,7 @@ def full_list(ctx: Context, entity: Entity) -> DltResource:
     stored = StoredRows(entity.name, entity.primary_key)
 
     def rows() -> Iterator[list[Row]]:
-        read = partial(_read_list, ctx.client, entity)
-        listed = ctx.early.result((entity.name, None), read)
+        listed: list[list[Row]] = ctx.early.answer(entity)
         digests = _digests()
         tables = _loaded_tables(entity)
         digest = _digest(listed)
@@ -501,8 +503,8 @@ def yearly(ctx: Context, entity: Entity) -> DltResource:
     stored = StoredRows(entity.name, entity.primary_key, column)
 
     def fetch(year: int) -> list[Row]:
-        read = partial(_read_year, ctx.client, entity, year)
-        return ctx.early.result((entity.name, year), read)
+        rows: list[Row] = ctx.early.answer(entity, year)
+        return rows
 
     def bounds(year: int) -> tuple[Any, Any]:
         return (year, year + 1) if entity.add_year else (date(year, 1, 1), date(year + 1, 1, 1))
