@@ -142,8 +142,10 @@ class EarlyReads:
         pool.shutdown(wait=False)
 
     def answer(self, entity: Entity, year: int | None = None) -> Any:
-        """A list's pages (`year` None), or a year's rows: as requested early, else now."""
-        early = self._reads.pop((entity.name, year), None)
+        """A list's pages (`year` None), or a year's rows: as requested early, else now.
+        Answers stay for the run (they are small): the users list serves its table and the
+        work-time requests."""
+        early = self._reads.get((entity.name, year))
         return early.result() if early is not None else self._read(entity, year)
 
 
@@ -549,9 +551,9 @@ def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
     def tasks(since: date, until: date) -> list[tuple[Window, int]]:
         if since >= until:
             return []
-        listed = ctx.client.fetch_all(users.path, users.list_key, None, users.page_size)
+        pages: list[list[Row]] = ctx.early.answer(users)
         windows = tile(utc_midnight(since), utc_midnight(until), "year")
-        return [(window, row["id"]) for window in windows for row in listed]
+        return [(window, row["id"]) for window in windows for page in pages for row in page]
 
     def rows() -> Iterator[list[Row]]:
         state = dlt.current.resource_state()
