@@ -22,6 +22,7 @@ from clockodo_source.analytics import (
     render_report,
     write_html_report,
 )
+from clockodo_source.destinations import held_open
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.memory import bound_allocators, bound_dlt_buffers
 from clockodo_source.messages import describe_failure
@@ -118,17 +119,18 @@ def _sync(args: argparse.Namespace, **source_args: Any) -> tuple[dlt.Pipeline, s
     tables = parse_entities(args.entities)
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
     report = RunReport(0.0, {}, None, [])
-    if args.command == "run":
-        pipeline.sync_destination()
-        # dlt's run() restores again unless it made the restore itself (a second read of the
-        # state and schemas from the destination)
-        pipeline._state_restored = True
-        plan = pending_backfill(pipeline, tables)
-        if plan is not None:
-            logger.info("finishing the interrupted backfill %s first", plan.marker())
-            report.merge(run_backfill(pipeline, plan, tables, _maker(source_args)))
-    report.merge(run_source(pipeline, clockodo_source(**source_args), tables))
-    return pipeline, _finish(pipeline, report)
+    with held_open(pipeline):
+        if args.command == "run":
+            pipeline.sync_destination()
+            # dlt's run() restores again unless it made the restore itself (a second read of
+            # the state and schemas from the destination)
+            pipeline._state_restored = True
+            plan = pending_backfill(pipeline, tables)
+            if plan is not None:
+                logger.info("finishing the interrupted backfill %s first", plan.marker())
+                report.merge(run_backfill(pipeline, plan, tables, _maker(source_args)))
+        report.merge(run_source(pipeline, clockodo_source(**source_args), tables))
+        return pipeline, _finish(pipeline, report)
 
 
 def _maker(base: dict[str, Any]) -> Callable[..., DltSource]:
@@ -175,10 +177,11 @@ def _backfill(args: argparse.Namespace) -> str:
             f"--window must be one of {', '.join(WINDOW_UNITS)} (got {args.window!r})"
         )
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
-    pipeline.sync_destination()
-    plan = BackfillPlan(start, end, args.window)
-    report = run_backfill(pipeline, plan, tables, _maker({"strict": True} if args.strict else {}))
-    return _finish(pipeline, report)
+    with held_open(pipeline):
+        pipeline.sync_destination()
+        plan = BackfillPlan(start, end, args.window)
+        source = _maker({"strict": True} if args.strict else {})
+        return _finish(pipeline, run_backfill(pipeline, plan, tables, source))
 
 
 def _report(args: argparse.Namespace) -> str:

@@ -7,7 +7,8 @@ destination merges and deletions need a table format that supports them: Delta.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,19 @@ def resolve(name: str, pipeline_name: str) -> Destination[Any, Any] | str:
         config_defaults({"load.workers": DUCKDB_LOAD_WORKERS})
         return dlt.destinations.duckdb(credentials=database)
     return name
+
+
+@contextmanager
+def held_open(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """Keep a DuckDB database open for the length of a command.
+
+    A run opens it about ten times (state, stored rows, load, summary, models); each opening
+    of the file costs 15-20 ms and each last close a checkpoint. While one connection is
+    open, DuckDB hands the others the database already in memory: a no-change run of a
+    300,000-entry account took 1.04 s instead of 1.15 s.
+    """
+    if pipeline.destination is None or pipeline.destination.destination_name != "duckdb":
+        yield
+        return
+    with pipeline.sql_client():
+        yield
