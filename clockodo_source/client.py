@@ -26,6 +26,8 @@ Row = dict[str, Any]
 #: turns a list page's body into its rows (a list, or any sized batch such as an arrow table)
 #: and its `paging` object; raises ValueError on a body it cannot read
 PageDecoder = Callable[[bytes, str], tuple[Sized, Mapping[str, Any]]]
+#: a decoded page and its `paging` object
+Page = tuple[Any, Mapping[str, Any]]
 
 T = TypeVar("T")
 
@@ -182,15 +184,27 @@ class ClockodoClient:
 
     def fetch_page(
         self, path: str, list_key: str, params: Params, decode: PageDecoder = json_rows
-    ) -> tuple[Any, Mapping[str, Any]]:
+    ) -> Page:
         """One page of a list: its rows as `decode` makes them, and its `paging` object."""
         return self.fetch(path, params, lambda body: decode(body, list_key))
+
+    def first_page(
+        self, path: str, list_key: str, params: Params | None = None,
+        page_size: int | None = None, decode: PageDecoder = json_rows,
+    ) -> Page:
+        """Page 1 of a list (`items_per_page` at `page_size` on paged endpoints)."""
+        base = dict(params or {})
+        if page_size:
+            base.update(page=1, items_per_page=page_size)
+        return self.fetch_page(path, list_key, base, decode)
 
     def iter_pages(
         self, path: str, list_key: str, params: Params | None = None,
         page_size: int | None = None, decode: PageDecoder = json_rows,
+        first: Page | None = None,
     ) -> Iterator[Any]:
-        """Yield every page of a list in order.
+        """Yield every page of a list in order, starting with `first` when the caller fetched
+        page 1 already.
 
         Paged endpoints get `items_per_page` at their maximum; an answer with a `paging` object
         is followed to `count_pages` (pages after the first fetched in parallel, since their
@@ -199,8 +213,7 @@ class ClockodoClient:
         base = dict(params or {})
         if page_size:
             base["items_per_page"] = page_size
-        first = {**base, "page": 1} if page_size else base
-        rows, paging = self.fetch_page(path, list_key, first, decode)
+        rows, paging = first or self.first_page(path, list_key, params, page_size, decode)
         yield rows
         count_pages = int(paging.get("count_pages") or 0)
         if not len(rows) or count_pages <= 1:

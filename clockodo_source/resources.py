@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.extract.resource import DltResource
 
-from clockodo_source.client import ClockodoClient, Row
+from clockodo_source.client import ClockodoClient, Page, Row
 from clockodo_source.errors import ClockodoApiError
 from clockodo_source.rows import (
     ArrowPages,
@@ -46,6 +46,8 @@ ROWS_PER_WINDOW = 10_000
 #: Entry windows fetched ahead of the one being written; pages inside them are fetched in
 #: parallel too, so a few windows keep `concurrency` requests busy at bounded memory.
 WINDOWS_AHEAD = 2
+#: First pages of entry windows requested ahead: small, and what the rest of a window waits for.
+FIRST_PAGES_AHEAD = 6
 #: User-years of work times in flight: one can hold 100,000 intervals as dicts (40 MB).
 USER_YEARS_AHEAD = 2
 T = TypeVar("T")
@@ -243,22 +245,28 @@ class ReturnedIds:
     def __init__(self) -> None:
         self._ids = np.empty(0, np.int64)
 
+    def _returned(self, ids: np.ndarray) -> np.ndarray:
+        """Per id, whether it was returned (a binary search: no hash set of a million ids)."""
+        if not len(self._ids):
+            return np.zeros(len(ids), bool)
+        at = np.minimum(np.searchsorted(self._ids, ids), len(self._ids) - 1)
+        returned: np.ndarray = self._ids[at] == ids
+        return returned
+
     def first_seen(self, table: pa.Table) -> pa.Table:
         """`table` without the rows an earlier window returned (an entry that moved while the
         range was read), so each id is written once; remembers the ids."""
         ids = table["id"].to_numpy()
-        if len(self._ids):
-            at = np.minimum(np.searchsorted(self._ids, ids), len(self._ids) - 1)
-            new = self._ids[at] != ids
-            if not new.all():
-                table, ids = table.filter(pa.array(new)), ids[new]
+        new = ~self._returned(ids)
+        if not new.all():
+            table, ids = table.filter(pa.array(new)), ids[new]
         # two sorted runs: the stable sort merges them in linear time
         self._ids = np.sort(np.concatenate([self._ids, np.sort(ids)]), kind="stable")
         return table
 
     def missing(self, ids: pa.Array) -> pa.Array:
         """Those of `ids` that were not returned."""
-        return ids.filter(pc.invert(pc.is_in(ids, value_set=pa.array(self._ids))))
+        return ids.filter(pa.array(~self._returned(ids.to_numpy())))
 
 
 def full_list(ctx: Context, entity: Entity) -> DltResource:
@@ -335,29 +343,36 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
             "time_until": format_timestamp(window.until),
         }
 
-    def plan(since: datetime, until: datetime) -> list[tuple[Window, pa.Table | None]]:
-        """Windows sized to the account: one request reads a sparse range whole; a dense one
-        is cut into calendar-aligned windows of about ROWS_PER_WINDOW entries."""
+    def first_page(window: Window) -> Page:
+        return ctx.client.first_page(entity.path, entity.list_key, window_params(window),
+                                     page_size, decode)
+
+    def plan(since: datetime, until: datetime) -> Iterator[tuple[Window, Page]]:
+        """Windows sized to the account, each with its first page: one request reads a sparse
+        range whole; a dense one is cut into calendar-aligned windows of about ROWS_PER_WINDOW
+        entries, whose first pages are requested ahead of the windows' other pages (those
+        wait for the page count), so each window costs one round trip, not two."""
         whole = Window(since, until)
-        first, paging = ctx.client.fetch_page(
-            entity.path, entity.list_key,
-            {**window_params(whole), "page": 1, "items_per_page": page_size}, decode,
-        )
+        first = first_page(whole)
+        paging = first[1]
         if int(paging.get("count_pages") or 0) <= 1:
-            return [(whole, first)]
+            yield whole, first
+            return
         units = list(tile(since, until, ctx.options.window))
         wanted = math.ceil(int(paging.get("count_items") or 0) / ROWS_PER_WINDOW)
         size = math.ceil(len(units) / max(wanted, 1))
-        return [
-            (Window(units[start].since, units[min(start + size, len(units)) - 1].until), None)
+        windows = [
+            Window(units[start].since, units[min(start + size, len(units)) - 1].until)
             for start in range(0, len(units), size)
         ]
+        ahead = min(ctx.concurrency, FIRST_PAGES_AHEAD)
+        yield from prefetch(first_page, windows, ahead)
 
-    def fetch(task: tuple[Window, pa.Table | None]) -> pa.Table:
+    def fetch(task: tuple[Window, Page]) -> pa.Table:
         """A window as one arrow table; each page is decoded by the thread that fetched it."""
         window, first = task
-        pages = [first] if first is not None else ctx.client.iter_pages(
-            entity.path, entity.list_key, window_params(window), page_size, decode)
+        pages = ctx.client.iter_pages(entity.path, entity.list_key, window_params(window),
+                                      page_size, decode, first)
         tables = [page for page in pages if page.num_rows]
         if not tables:
             return schema.empty_table()

@@ -15,7 +15,7 @@ from typing import Any
 import dlt
 import pytest
 
-from clockodo_source import clockodo_source
+from clockodo_source import clockodo_source, resources
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.limits import Faults, RateLimits
@@ -111,6 +111,26 @@ def test_small_answers_are_requested_at_once(server: FakeClockodoServer,
     expected = expected_keys(server.company, first_entry_day(server.company))
     for entity in small:
         assert sorted(stored_keys(pipeline, entity.name)) == sorted(expected[entity.name])
+
+
+def test_entry_windows_cost_one_round_trip_each(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window's later pages wait for its first page, which holds the page count; the first
+    pages of the windows after it are requested meanwhile, not one window after another."""
+    latency = 0.5
+    monkeypatch.setattr(resources, "ROWS_PER_WINDOW", 250)  # many windows of a small account
+    company = FakeCompany(CompanyConfig(entries=2500, seed=5))
+    with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
+        server.faults = Faults(latency=latency, only_paths=("/v2/entries",))
+        pipeline = duckdb_pipeline(tmp_path)
+        pipeline.run(source_for(server).with_resources("entries"))
+    first_pages = sorted(record.received for record in server.requests
+                         if record.path == "/v2/entries" and record.query.get("page") == ["1"])
+    windows = first_pages[1:]  # after the request that sized them
+    assert len(windows) > resources.FIRST_PAGES_AHEAD
+    assert windows[resources.FIRST_PAGES_AHEAD - 1] - windows[0] < latency
+    expected = expected_keys(company, first_entry_day(company))["entries"]
+    assert sorted(stored_keys(pipeline, "entries")) == sorted(expected)
 
 
 def test_forbidden_table_is_skipped_and_keeps_its_rows(server: FakeClockodoServer,
