@@ -48,6 +48,9 @@ SPARSE_ENTRIES = 300
 SPARSE_YEARS = 10
 MAX_RSS_BYTES = 400e6
 PIPELINE_TIMEOUT_SECONDS = 3600
+#: No-change runs after the full load: one such run lasts about a second, which this machine's
+#: load moves by a tenth or more, so the median of a few is the figure
+NO_CHANGE_RUNS = 3
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def request_limit(rows: int) -> int:
 
 
 def dense(bench: Bench, entries: int) -> list[Line]:
-    """1, 3 (dense), 4 and 5: full loads of `entries`, the ceilings, a no-change run."""
+    """1, 3 (dense), 4 and 5: full loads of `entries`, the ceilings, no-change runs."""
     progress(f"starting the fake API with {entries:,} entries")
     with FakeApi(entries) as fake:
         bench.prepare(fake)
@@ -186,8 +189,10 @@ def dense(bench: Bench, entries: int) -> list[Line]:
         load = bench.cli(fake, "entries", ["run", "--entities", "entries"])
         progress("full load, all tables")
         everything = bench.cli(fake, "all", ["run"])
-        progress("no-change incremental run")
-        again = bench.cli(fake, "all", ["run"])
+        progress(f"no-change incremental runs ({NO_CHANGE_RUNS})")
+        runs = sorted((bench.cli(fake, "all", ["run"]) for _ in range(NO_CHANGE_RUNS)),
+                      key=lambda run: run.seconds)
+    again = runs[len(runs) // 2]
     timed = f"({load.rows:,} rows, {load.seconds:.1f} s)"
     peak = max(load.peak_rss_bytes, everything.peak_rss_bytes)
     limit = request_limit(load.rows)
@@ -209,9 +214,9 @@ def dense(bench: Bench, entries: int) -> list[Line]:
         Line("4", f"peak RSS of the pipeline process, {entries:,} entries",
              f"{mb(peak)} (entries only {mb(load.peak_rss_bytes)})",
              f"<= {mb(MAX_RSS_BYTES)}", peak <= MAX_RSS_BYTES),
-        Line("5", "no-change incremental run (`run`, all tables)",
-             f"{again.seconds:.1f} s, {again.requests:,} requests "
-             f"({again.server.entries_requests:,} to /v2/entries)",
+        Line("5", f"no-change incremental run (`run`, all tables), median of {len(runs)}",
+             f"{again.seconds:.2f} s ({runs[0].seconds:.2f}-{runs[-1].seconds:.2f} s), "
+             f"{again.requests:,} requests ({again.server.entries_requests:,} to /v2/entries)",
              f"<= 5 % of the full load = {0.05 * everything.seconds:.1f} s",
              again.seconds <= 0.05 * everything.seconds),
     ]
