@@ -58,6 +58,8 @@ USER_YEARS_AHEAD = 2
 T = TypeVar("T")
 R = TypeVar("R")
 Key = tuple[Any, ...]
+#: the page decoder for an entry window
+Decoder = Callable[[Window], PageDecoder]
 
 
 def prefetch(fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[tuple[T, R]]:
@@ -274,6 +276,22 @@ class ReturnedIds:
         return ids.filter(pa.array(~self._returned(ids.to_numpy())))
 
 
+class StoredStarts:
+    """The `time_since` of the entries stored for a scanned range, sorted: a window holding
+    some is a re-read, one holding none is new (its pages are decoded whole at once)."""
+
+    def __init__(self, starts: pa.ChunkedArray | None) -> None:
+        moment = pa.timestamp("us", tz="UTC")  # a naive stored time is UTC
+        self._starts = (np.empty(0, np.int64) if starts is None
+                        else np.sort(starts.cast(moment).cast(pa.int64()).to_numpy()))
+
+    def any_in(self, window: Window) -> bool:
+        since, until = (int(moment.timestamp() * 1_000_000)
+                        for moment in (window.since, window.until))
+        at = int(np.searchsorted(self._starts, since))
+        return at < len(self._starts) and bool(self._starts[at] < until)
+
+
 def full_list(ctx: Context, entity: Entity) -> DltResource:
     """Master data: the whole list every run, replacing the table (removed rows go too)."""
     stored = StoredRows(entity.name, entity.primary_key)
@@ -349,18 +367,18 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
             "time_until": format_timestamp(window.until),
         }
 
-    def first_page(window: Window, decode: PageDecoder) -> Page:
+    def first_page(window: Window, decoder: Decoder) -> Page:
         return ctx.client.first_page(entity.path, entity.list_key, window_params(window),
-                                     page_size, decode)
+                                     page_size, decoder(window))
 
-    def plan(since: datetime, until: datetime, decode: PageDecoder
+    def plan(since: datetime, until: datetime, decoder: Decoder
              ) -> Iterator[tuple[Window, Page]]:
         """Windows sized to the account, each with its first page: one request reads a sparse
         range whole; a dense one is cut into calendar-aligned windows of about ROWS_PER_WINDOW
         entries, whose first pages are requested ahead of the windows' other pages (those
         wait for the page count), so each window costs one round trip, not two."""
         whole = Window(since, until)
-        first = first_page(whole, decode)
+        first = first_page(whole, decoder)
         paging = first[1]
         if int(paging.get("count_pages") or 0) <= 1:
             yield whole, first
@@ -373,16 +391,17 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
             for start in range(0, len(units), size)
         ]
         ahead = min(ctx.concurrency, FIRST_PAGES_AHEAD)
-        yield from prefetch(partial(first_page, decode=decode), windows, ahead)
+        yield from prefetch(partial(first_page, decoder=decoder), windows, ahead)
 
-    def fetch(task: tuple[Window, Page], decode: PageDecoder
+    def fetch(task: tuple[Window, Page], decoder: Decoder
               ) -> tuple[pa.Table, list[KeyedPage]]:
         """A window as one arrow table, each page decoded by the thread that fetched it; with
         the keyed decoder, the table of its key columns and the pages to decode changed rows
         from."""
         window, first = task
         pages = [page for page in ctx.client.iter_pages(
-            entity.path, entity.list_key, window_params(window), page_size, decode, first)
+            entity.path, entity.list_key, window_params(window), page_size, decoder(window),
+            first)
             if len(page)]
         bodies = [page for page in pages if isinstance(page, KeyedPage)]
         tables = [page.keys for page in bodies] or pages
@@ -425,14 +444,18 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
     def scan() -> Iterator[pa.Table]:
         state = dlt.current.resource_state()
         since, until = ctx.options.entry_range(state)
-        found = stored.table(since, until)
-        # a re-read of stored rows, most of them unchanged: decode the key columns first
-        decode: PageDecoder = full if found is None else keyed
+        found = stored.table(since, until, extra=("time_since",))
+        held = StoredStarts(None if found is None else found["time_since"])
+
+        def decoder(window: Window) -> PageDecoder:
+            """A re-read of stored rows, most of them unchanged: key columns first."""
+            return keyed if held.any_in(window) else full
+
         returned = ReturnedIds()
         cursor: datetime | None = None  # newest time_last_change written (for `status`)
         ahead = min(ctx.concurrency, WINDOWS_AHEAD)
-        windows = plan(since, until, decode)
-        for (window, _), (table, pages) in prefetch(partial(fetch, decode=decode), windows,
+        windows = plan(since, until, decoder)
+        for (window, _), (table, pages) in prefetch(partial(fetch, decoder=decoder), windows,
                                                     ahead):
             if not table.num_rows:
                 continue

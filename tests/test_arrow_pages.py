@@ -7,6 +7,8 @@ of re-reads must give the same rows for the ids asked for.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import orjson
 import pyarrow as pa
@@ -15,9 +17,10 @@ import pytest
 from clockodo_source.client import ClientSettings, ClockodoClient
 from clockodo_source.errors import ClockodoApiError
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
-from clockodo_source.resources import CHANGE_COLUMNS, ReturnedIds
+from clockodo_source.resources import CHANGE_COLUMNS, ReturnedIds, StoredStarts
 from clockodo_source.rows import ArrowPages, KeyedPages, arrow_schema, arrow_table
 from clockodo_source.settings import DELETED_COLUMN, ENTITIES
+from clockodo_source.windows import Window
 
 ENTRIES = ENTITIES["entries"]
 SCHEMA = arrow_schema({**ENTRIES.column_types, DELETED_COLUMN: "bool"}, ENTRIES.primary_key)
@@ -108,3 +111,20 @@ def test_returned_ids_write_each_id_once_and_find_the_missing() -> None:
     assert returned.first_seen(second).to_pydict() == {"id": [40, 5], "v": ["d", "f"]}
     stored = pa.array([5, 10, 15, 20, 25, 30, 40, 50], pa.int64())
     assert returned.missing(stored).to_pylist() == [15, 25, 50]
+
+
+def test_stored_starts_tell_re_read_windows_from_new_ones() -> None:
+    """A window holding a stored entry is a re-read (key columns first); one holding none is
+    new; stored times come back naive or zoned."""
+    def at(day: int) -> datetime:
+        return datetime(2026, 3, day, tzinfo=UTC)
+
+    zoned = pa.chunked_array([[at(9), at(2)]], pa.timestamp("us", tz="UTC"))
+    naive = pa.chunked_array([[at(9).replace(tzinfo=None)]], pa.timestamp("us"))
+    for starts in (zoned, naive):
+        held = StoredStarts(starts)
+        assert held.any_in(Window(at(9), at(10)))
+        assert not held.any_in(Window(at(10), at(20)))
+        assert not held.any_in(Window(at(3), at(9)))  # the end is exclusive
+    assert StoredStarts(zoned).any_in(Window(at(1), at(3)))
+    assert not StoredStarts(None).any_in(Window(at(1), at(30)))
