@@ -39,6 +39,7 @@ def clockodo_source(
     retry_after_floor_seconds: float = 1.0,
     timeout_seconds: float = 60.0,
     rate_budgets: Sequence[Sequence[float]] | None = None,
+    entries_text_budget: Sequence[float] | None = None,
     backfill: str | None = None,
     strict: bool = False,
 ) -> list[DltResource]:
@@ -47,8 +48,10 @@ def clockodo_source(
     `full=True` re-reads the whole history from `start_date` (what `reconcile` does);
     `end_date` reads the fixed window `[start_date, end_date)` without moving incremental state;
     `enhanced_list=False` drops entry texts, names and revenue to escape the 300 requests per
-    15 minutes budget Clockodo puts on enhanced entry lists; `backfill` ("start/end/window")
-    marks a fixed window as part of a windowed backfill, so its progress is checkpointed;
+    15 minutes budget Clockodo puts on enhanced entry lists (`entries_text_budget`; like the
+    global `rate_budgets` it can be set for other plans or a local API); `backfill`
+    ("start/end/window") marks a fixed window as part of a windowed backfill, so its progress
+    is checkpointed;
     `strict=True` fails on a table the API user may not read instead of skipping it.
     """
     options = SourceOptions.validate(
@@ -64,6 +67,7 @@ def clockodo_source(
         full=full,
         concurrency=concurrency,
         rate_budgets=rate_budgets,
+        entries_text_budget=entries_text_budget,
         backfill=backfill,
     )
     settings = ClientSettings(
@@ -73,6 +77,7 @@ def clockodo_source(
         retry_after_floor_seconds=retry_after_floor_seconds,
         concurrency=concurrency,
         budgets=options.budgets,
+        entries_text_budget=options.entries_text_budget,
     )
     stats = track(SourceStats())
     client = ClockodoClient(

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date, timedelta
 from typing import Any
 
@@ -40,6 +41,7 @@ from clockodo_source.runner import (
 from clockodo_source.scan import BackfillPlan
 from clockodo_source.settings import DEFAULT_FUTURE_DAYS
 from clockodo_source.windows import WINDOW_UNITS
+from clockodo_source.workspace import BUSY_EXIT, RunInProgress, pipelines_dir, run_lock
 
 logger = logging.getLogger("clockodo_source")
 HTML_REPORT = "clockodo_report.html"
@@ -57,24 +59,30 @@ def _parser() -> argparse.ArgumentParser:
         help="fail on a table the API user may not read (default: skip it with a warning)",
     )
 
+    locked = argparse.ArgumentParser(add_help=False, parents=[common])
+    locked.add_argument(
+        "--wait", action="store_true",
+        help=f"wait for a run of the same pipeline in progress (default: exit {BUSY_EXIT})",
+    )
+
     parser = argparse.ArgumentParser(
         prog="clockodo-pipeline", description="Load a Clockodo account into a dlt destination."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", parents=[common], help="incremental sync")
+    run = commands.add_parser("run", parents=[locked], help="incremental sync")
     run.add_argument("--start-date", help="earliest entry date on a first run (YYYY-MM-DD)")
     backfill = commands.add_parser(
-        "backfill", parents=[common], help="load a historical range in windows, resumable"
+        "backfill", parents=[locked], help="load a historical range in windows, resumable"
     )
     backfill.add_argument("--start-date", required=True)
     backfill.add_argument("--end-date", help="exclusive end date (default: now + future_days)")
     backfill.add_argument("--window", default="month")
     reconcile = commands.add_parser(
-        "reconcile", parents=[common], help="re-scan a range, apply edits and deletions"
+        "reconcile", parents=[locked], help="re-scan a range, apply edits and deletions"
     )
     reconcile.add_argument("--start-date")
     reconcile.add_argument("--end-date", help="exclusive end date")
-    demo = commands.add_parser("demo", parents=[common], help="sync a built-in sample company")
+    demo = commands.add_parser("demo", parents=[locked], help="sync a built-in sample company")
     demo.add_argument("--entries", type=int, default=3000, help="entries in the sample company")
     commands.add_parser("status", parents=[common], help="what is loaded, per table")
     report = commands.add_parser(
@@ -203,9 +211,25 @@ def _report(args: argparse.Namespace) -> str:
 
 
 def _status(args: argparse.Namespace) -> str:
+    """Restoring the state from the destination would replace the working folder a run in
+    progress uses: while one runs, the local copy of the state is shown."""
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
-    pipeline.sync_destination()
-    return format_status(pipeline)
+    note = ""
+    try:
+        with run_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+            pipeline.sync_destination()
+    except RunInProgress as busy:
+        note = f"\n{busy}: the state shown may be behind it"
+    return format_status(pipeline) + note
+
+
+def _locked(args: argparse.Namespace) -> AbstractContextManager[None]:
+    """One run of a pipeline at a time: a second one exits at once, or waits with --wait."""
+    if getattr(args, "wait", None) is None:  # status and report read only
+        return nullcontext()
+    directory = pipelines_dir(args.destination, args.pipeline_name, args.dataset)
+    return run_lock(directory, args.pipeline_name, args.wait, on_wait=lambda holder: logger.info(
+        "waiting for the run of pipeline %s in progress (%s)", args.pipeline_name, holder))
 
 
 def _log_to_stderr(verbose: bool) -> None:
@@ -224,19 +248,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     bound_dlt_buffers()
     _log_to_stderr(args.verbose)
     try:
-        if args.command == "demo":
-            output = _demo(args)
-        elif args.command == "status":
-            output = _status(args)
-        elif args.command == "backfill":
-            output = _backfill(args)
-        elif args.command == "report":
-            output = _report(args)
-        else:
-            output = _sync(args, **_source_args(args))[1]
+        with _locked(args):
+            if args.command == "demo":
+                output = _demo(args)
+            elif args.command == "status":
+                output = _status(args)
+            elif args.command == "backfill":
+                output = _backfill(args)
+            elif args.command == "report":
+                output = _report(args)
+            else:
+                output = _sync(args, **_source_args(args))[1]
     except KeyboardInterrupt:
         print("clockodo-pipeline: interrupted; the next run resumes", file=sys.stderr)
         return 130
+    except RunInProgress as busy:
+        print(f"clockodo-pipeline: {busy}", file=sys.stderr)
+        return BUSY_EXIT
     except Exception as exc:
         if args.verbose:
             raise

@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from clockodo_source.errors import ClockodoApiError, ClockodoNetworkError
-from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENHANCED_ENTRIES_BUDGET, RateLimiter
+from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENTRIES_TEXT_BUDGET, RateLimiter
 from clockodo_source.stats import RequestStats
 
 Params = Mapping[str, str | int | list[str] | list[int]]
@@ -46,7 +46,7 @@ class ClientSettings:
     retry_after_floor_seconds: float = 1.0
     concurrency: int = 16
     budgets: tuple[tuple[int, float], ...] = DEFAULT_BUDGETS
-    enhanced_entries_budget: tuple[int, float] | None = ENHANCED_ENTRIES_BUDGET
+    entries_text_budget: tuple[int, float] | None = ENTRIES_TEXT_BUDGET
 
 
 def json_rows(body: bytes, list_key: str) -> tuple[list[Row], Mapping[str, Any]]:
@@ -94,7 +94,7 @@ class ClockodoClient:
         self.base_url = base_url.rstrip("/")
         self.stats = stats or RequestStats()
         self._limiter = RateLimiter(self.settings.budgets)
-        budget = self.settings.enhanced_entries_budget
+        budget = self.settings.entries_text_budget
         self._enhanced_limiter = RateLimiter([budget]) if budget else None
         self._http = httpx.Client(
             base_url=self.base_url,

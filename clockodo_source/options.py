@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from clockodo_source.errors import ConfigurationError
-from clockodo_source.ratelimit import DEFAULT_BUDGETS
+from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENTRIES_TEXT_BUDGET
 from clockodo_source.scan import BackfillPlan, ScanOptions
 from clockodo_source.settings import EXTERNAL_APPLICATION_MAX
 from clockodo_source.windows import WINDOW_UNITS
@@ -47,6 +47,8 @@ class SourceOptions:
     base_url: str
     external_application: str
     budgets: tuple[tuple[int, float], ...]
+    #: the budget of entry lists with texts (`enhanced_list`), on top of `budgets`
+    entries_text_budget: tuple[int, float]
     scan: ScanOptions
 
     @classmethod
@@ -65,6 +67,7 @@ class SourceOptions:
         full: bool,
         concurrency: int,
         rate_budgets: Sequence[Sequence[float]] | None,
+        entries_text_budget: Sequence[float] | None = None,
         backfill: str | None = None,
         now: datetime | None = None,
     ) -> SourceOptions:
@@ -79,9 +82,7 @@ class SourceOptions:
                 f"{_key('base_url')} must be an http(s) URL (got {base_url!r}); "
                 "e.g. https://my.clockodo.com/api"
             )
-        application = external_application or f"clockodo-dlt;{api_user.strip()}"[
-            :EXTERNAL_APPLICATION_MAX
-        ]
+        application = external_application or default_external_application(api_user)
         if len(application) > EXTERNAL_APPLICATION_MAX:
             raise ConfigurationError(
                 f"{_key('external_application')} is {len(application)} characters, Clockodo "
@@ -115,7 +116,17 @@ class SourceOptions:
             now=moment,
             backfill=_backfill(backfill, end),
         )
-        return cls(base_url.rstrip("/"), application, _budgets(rate_budgets), scan)
+        return cls(base_url.rstrip("/"), application, rate_budgets_option(rate_budgets),
+                   entries_text_budget_option(entries_text_budget), scan)
+
+
+def default_external_application(api_user: str) -> str:
+    """`clockodo-dlt;<e-mail>` within Clockodo's 50 characters: the name is shortened first,
+    since the e-mail is the contact Clockodo asks for (only an e-mail over 49 characters is
+    itself cut)."""
+    email = api_user.strip()[: EXTERNAL_APPLICATION_MAX - 1]
+    name = "clockodo-dlt"[: EXTERNAL_APPLICATION_MAX - 1 - len(email)]
+    return f"{name};{email}"
 
 
 def _backfill(marker: str | None, end: date | None) -> BackfillPlan | None:
@@ -133,16 +144,35 @@ def _backfill(marker: str | None, end: date | None) -> BackfillPlan | None:
     return plan
 
 
-def _budgets(value: Sequence[Sequence[float]] | None) -> tuple[tuple[int, float], ...]:
+def _pairs(value: Sequence[Sequence[float]]) -> tuple[tuple[int, float], ...]:
+    try:
+        pairs = tuple((int(count), float(seconds)) for count, seconds in value)
+    except (TypeError, ValueError):
+        return ()
+    return () if any(count < 1 or seconds <= 0 for count, seconds in pairs) else pairs
+
+
+def rate_budgets_option(value: Sequence[Sequence[float]] | None) -> tuple[tuple[int, float], ...]:
+    """`rate_budgets`: Clockodo's global request budgets unless configured."""
     if value is None:
         return DEFAULT_BUDGETS
-    try:
-        budgets = tuple((int(count), float(seconds)) for count, seconds in value)
-    except (TypeError, ValueError):
-        budgets = ()
-    if not budgets or any(count < 1 or seconds <= 0 for count, seconds in budgets):
+    budgets = _pairs(value)
+    if not budgets:
         raise ConfigurationError(
             f"{_key('rate_budgets')} must be a list of [requests, seconds] pairs; "
             "e.g. [[900, 60], [2250, 900], [4500, 3600], [20000, 86400]]"
         )
     return budgets
+
+
+def entries_text_budget_option(value: Sequence[float] | None) -> tuple[int, float]:
+    """`entries_text_budget`: Clockodo's budget of entry lists with texts unless configured."""
+    if value is None:
+        return ENTRIES_TEXT_BUDGET
+    budgets = _pairs([value]) if isinstance(value, Sequence) and len(value) == 2 else ()
+    if not budgets:
+        raise ConfigurationError(
+            f"{_key('entries_text_budget')} must be one [requests, seconds] pair; "
+            "e.g. [300, 900]"
+        )
+    return budgets[0]

@@ -25,8 +25,8 @@ DEFAULT_BUDGETS: tuple[tuple[int, float], ...] = (
     (4500, 3600.0),
     (20000, 86400.0),
 )
-#: Extra budget for /v2/entries with enhanced_list=1.
-ENHANCED_ENTRIES_BUDGET: tuple[int, float] = (300, 900.0)
+#: Extra budget of /v2/entries with enhanced_list=1 (entry lists with texts).
+ENTRIES_TEXT_BUDGET: tuple[int, float] = (300, 900.0)
 
 logger = logging.getLogger("clockodo_source")
 

@@ -13,9 +13,10 @@ from typing import Any
 import dlt
 from dlt.extract.source import DltSource
 
-from clockodo_source import destinations
+from clockodo_source import destinations, workspace
 from clockodo_source.errors import ConfigurationError
-from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENHANCED_ENTRIES_BUDGET, minimum_seconds
+from clockodo_source.options import entries_text_budget_option, rate_budgets_option
+from clockodo_source.ratelimit import minimum_seconds
 from clockodo_source.scan import CURSOR, LAST_RECONCILE, LAST_SCAN, BackfillPlan
 from clockodo_source.settings import ENTITIES, Partition
 from clockodo_source.stats import SourceStats, latest
@@ -50,6 +51,7 @@ def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pip
         pipeline_name=pipeline_name,
         destination=destinations.resolve(destination, pipeline_name),
         dataset_name=dataset,
+        pipelines_dir=workspace.pipelines_dir(destination, pipeline_name, dataset),
         progress=dlt.progress.log(log_period=10.0, logger=sys.stderr, dump_system_stats=False),
     )
 
@@ -170,25 +172,35 @@ def resume_point(pipeline: dlt.Pipeline, plan: BackfillPlan, tables: Sequence[st
     return min(done, default=plan.start)
 
 
+def _configured(name: str, kind: type) -> Any:
+    return dlt.config.get(f"sources.clockodo.{name}", kind)
+
+
 def enhanced_list_configured() -> bool:
     """Whether entry lists will be read with texts (the default) under the current config."""
-    value: object = dlt.config.get("sources.clockodo.enhanced_list")
-    return str(value).lower() not in ("false", "0", "no")
+    return _configured("enhanced_list", bool) is not False
+
+
+def configured_budgets(enhanced: bool) -> list[tuple[int, float]]:
+    """The request budgets a run will keep to under the current config."""
+    budgets = list(rate_budgets_option(_configured("rate_budgets", list)))
+    if enhanced:
+        budgets.append(entries_text_budget_option(_configured("entries_text_budget", list)))
+    return budgets
 
 
 def announce(windows: int, tables: Sequence[str], enhanced: bool) -> None:
     """Before a long backfill: the least number of requests and the least time the rate
-    budgets allow for them (entry lists with texts are limited to 300 per 15 minutes)."""
+    budgets allow for them (entry lists with texts have a budget of their own)."""
     if "entries" not in tables or windows == 0:
         return
-    budgets = [*DEFAULT_BUDGETS, *([ENHANCED_ENTRIES_BUDGET] if enhanced else [])]
-    seconds = minimum_seconds(windows, budgets)
+    seconds = minimum_seconds(windows, configured_budgets(enhanced))
     logger.info(
         "backfill: %d windows, at least %d entry requests (one more per 1,000 entries); "
-        "Clockodo's rate budgets make that at least %s%s",
+        "the rate budgets make that at least %s%s",
         windows, windows, _duration(seconds),
-        "; set sources.clockodo.enhanced_list=false to escape the 300 requests per 15 minutes "
-        "of entry lists with texts" if enhanced and seconds >= 900 else "",
+        "; set sources.clockodo.enhanced_list=false to escape the budget of entry lists with "
+        "texts (sources.clockodo.entries_text_budget)" if enhanced and seconds >= 900 else "",
     )
 
 
