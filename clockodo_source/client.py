@@ -6,10 +6,11 @@ URLs, handle status codes or sleep themselves.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ import httpx
 import orjson
 
 from clockodo_source.errors import ClockodoApiError, ClockodoNetworkError
+from clockodo_source.ledger import RequestLedger
 from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENTRIES_TEXT_BUDGET, RateLimiter
 from clockodo_source.stats import RequestStats
 
@@ -31,6 +33,7 @@ Page = tuple[Any, Mapping[str, Any]]
 
 T = TypeVar("T")
 
+logger = logging.getLogger("clockodo_source")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ENTRIES_PATH = "/v2/entries"
 
@@ -93,9 +96,10 @@ class ClockodoClient:
         self.settings = settings or ClientSettings()
         self.base_url = base_url.rstrip("/")
         self.stats = stats or RequestStats()
-        self._limiter = RateLimiter(self.settings.budgets)
+        self._limiter = self._shared_limiter(api_user, "all", self.settings.budgets)
         budget = self.settings.entries_text_budget
-        self._enhanced_limiter = RateLimiter([budget]) if budget else None
+        self._enhanced_limiter = (self._shared_limiter(api_user, "entries_text", [budget])
+                                  if budget else None)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={
@@ -114,6 +118,13 @@ class ClockodoClient:
         self._pool = ThreadPoolExecutor(
             max_workers=max(self.settings.concurrency, 1), thread_name_prefix="clockodo-http"
         )
+
+    def _shared_limiter(self, api_user: str, scope: str,
+                        budgets: Sequence[tuple[int, float]]) -> RateLimiter:
+        """A limiter that counts the API user's requests of recent runs too (the ledger)."""
+        horizon = max((seconds for _, seconds in budgets), default=0.0)
+        ledger = RequestLedger.for_user(self.base_url, api_user, scope, horizon)
+        return RateLimiter(budgets, ledger=ledger)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -179,6 +190,11 @@ class ClockodoClient:
             delay = self._backoff(attempt, response)
             throttled = int(response is not None and response.status_code == 429)
             self.stats.add(retries=1, throttled=throttled, wait=delay)
+            if delay >= 1.0:  # a silent wait looks like a hung run
+                answer = "no answer" if response is None else f"{response.status_code}"
+                logger.info("Clockodo gave %s on %s: retrying in %.1fs (attempt %d of %d)",
+                            answer + (" (rate limit)" if throttled else ""), path, delay,
+                            attempt + 2, attempts)
             time.sleep(delay)
         raise AssertionError("unreachable: the retry loop returns or raises")
 

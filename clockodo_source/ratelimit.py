@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from clockodo_source.ledger import RequestLedger
+
 #: Clockodo's documented per-user budgets: (requests, window seconds).
 DEFAULT_BUDGETS: tuple[tuple[int, float], ...] = (
     (900, 60.0),
@@ -27,6 +29,9 @@ DEFAULT_BUDGETS: tuple[tuple[int, float], ...] = (
 )
 #: Extra budget of /v2/entries with enhanced_list=1 (entry lists with texts).
 ENTRIES_TEXT_BUDGET: tuple[int, float] = (300, 900.0)
+
+#: a long wait on a binding budget is announced at most this often
+ANNOUNCE_SECONDS = 10.0
 
 logger = logging.getLogger("clockodo_source")
 
@@ -54,12 +59,20 @@ class RateLimiter:
     `release` is called when the answer is in."""
 
     def __init__(
-        self, budgets: Sequence[tuple[int, float]], clock: Callable[[], float] = time.monotonic
+        self, budgets: Sequence[tuple[int, float]], clock: Callable[[], float] = time.monotonic,
+        ledger: RequestLedger | None = None,
     ) -> None:
+        """`ledger`: the requests earlier runs of the API user spent, which count here too."""
         self._windows = [_Window(limit, seconds) for limit, seconds in budgets]
         self._clock = clock
         self._changed = threading.Condition()
+        self._ledger = ledger
+        self._quiet_until = float("-inf")
         self.waited_seconds = 0.0
+        if ledger is not None:
+            offset = clock() - time.time()
+            for window in self._windows:
+                window.done = sorted(moment + offset for moment in ledger.recent())
 
     def acquire(self) -> float:
         """Take one request slot; returns the seconds this call waited."""
@@ -77,11 +90,20 @@ class RateLimiter:
                     return waited
                 timed = [delay for delay, _ in blocked if delay is not None]
                 timeout = max(timed) if len(timed) == len(blocked) else None
-                if timeout is not None and timeout >= 1.0:
-                    window = max(blocked, key=lambda item: item[0] or 0.0)[1]
-                    logger.info("rate budget of %d requests per %.0fs spent: waiting %.1fs",
-                                window.limit, window.seconds, timeout)
+                self._announce(blocked, timeout, now, now - started)
                 self._changed.wait(timeout)
+
+    def _announce(self, blocked: list[tuple[float | None, _Window]], timeout: float | None,
+                  now: float, waited: float) -> None:
+        """Say on the log when a wait lasts a second or more, once per ANNOUNCE_SECONDS: a
+        binding budget frees one slot after another, so a long wait is many short ones."""
+        if now < self._quiet_until or ((timeout or 0.0) < 1.0 and waited < 1.0):
+            return
+        self._quiet_until = now + ANNOUNCE_SECONDS
+        window = max(blocked, key=lambda item: item[0] or 0.0)[1]
+        logger.info("rate budget of %d requests per %.0fs spent (this run's and recent runs' "
+                    "requests): waiting %s", window.limit, window.seconds,
+                    f"{timeout:.1f}s" if timeout and timeout >= 1.0 else "for a free slot")
 
     def release(self) -> None:
         """The answer of an acquired request is in: its slot frees one window from now."""
@@ -90,6 +112,8 @@ class RateLimiter:
             for window in self._windows:
                 window.in_flight -= 1
                 heapq.heappush(window.done, now)
+            if self._ledger is not None:
+                self._ledger.record(time.time())
             self._changed.notify_all()
 
 

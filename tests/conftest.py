@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import dlt
 import pytest
 
 os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+# fixtures wider than a test (module-wide loads) must not write into the user's ~/.dlt either
+os.environ["DLT_DATA_DIR"] = tempfile.mkdtemp(prefix="clockodo-tests-dlt-")
 
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
