@@ -141,6 +141,8 @@ def format_status(pipeline: dlt.Pipeline) -> str:
     trace = pipeline.last_trace
     if trace is not None:
         lines.append(f"last run finished: {trace.finished_at}")
+    lines.append(f"dlt state: {pipeline.working_dir} (in Python: dlt.attach("
+                 f"{pipeline.pipeline_name!r}, pipelines_dir={pipeline.pipelines_dir!r}))")
     return "\n".join(lines)
 
 

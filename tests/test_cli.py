@@ -114,3 +114,28 @@ def test_reports_after_demo(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("clockodo-pipeline: error: month")
     assert "Traceback" not in bad.stderr
+
+
+def test_dlt_dataset_api_reads_what_the_cli_loaded(api: FakeClockodoServer,
+                                                   company: FakeCompany, tmp_path: Path) -> None:
+    """`status` tells where the pipeline's dlt state is; `dlt.attach(...).dataset()` then
+    reads the tables with dlt's own API (it failed with sqlglot 30.22 and later)."""
+    env = {"SOURCES__CLOCKODO__API_USER": API_USER, "SOURCES__CLOCKODO__API_KEY": API_KEY,
+           "SOURCES__CLOCKODO__BASE_URL": api.url, "DLT_DATA_DIR": str(tmp_path / "dlt"),
+           "SOURCES__CLOCKODO__START_DATE": first_entry_day(company).isoformat()}
+    assert cli("run", "--entities", "customers,entries", cwd=tmp_path, env=env).returncode == 0
+    status = cli("status", cwd=tmp_path, env=env)
+    assert status.returncode == 0, status.stderr
+    attach = next(line for line in status.stdout.splitlines() if line.startswith("dlt state:"))
+    pipelines_dir = attach.split("pipelines_dir='")[1].split("'")[0]
+    reader = (
+        "import dlt, sys\n"
+        f"pipeline = dlt.attach('clockodo_pipeline', pipelines_dir={pipelines_dir!r})\n"
+        "rows = pipeline.dataset().customers.select('id', 'name').fetchall()\n"
+        "print(sorted(rows))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", reader], cwd=tmp_path, capture_output=True,
+                            text=True, env={**os.environ, **env}, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(sorted((row["id"], row["name"])
+                                                for row in company.customers))
