@@ -239,6 +239,7 @@ def _resource(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]],
         primary_key=list(entity.primary_key),
         write_disposition=entity.write_disposition,
         columns=entity.column_hints(),
+        nested_hints=entity.nested_hints(),
     )
     if deduplicated:
         resource.apply_hints(additional_table_hints={"x-stage-data-deduplicated": True})

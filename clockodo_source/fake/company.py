@@ -367,15 +367,22 @@ class FakeCompany:
             self._store.names.customers[customer["id"]] = customer["name"]
             return dict(customer)
 
+    def edit(self, name: str, row_id: int, **changes: Any) -> Wire:
+        """Change a row of a master-data list (see :data:`MASTER_DATA`; wire names, dates and
+        datetimes allowed): a field null before and set now, a list filled, a whole number
+        turned fractional; what the API answers next."""
+        if name not in MASTER_DATA:
+            raise KeyError(name)
+        with self._lock:
+            return self._replace(getattr(self, name), row_id, _coerce(changes))
+
     def deactivate_project(self, project_id: int) -> Wire:
         """Set a project inactive (it keeps its entries)."""
-        with self._lock:
-            return self._replace(self.projects, project_id, {"active": False})
+        return self.edit("projects", project_id, active=False)
 
     def edit_absence(self, absence_id: int, **changes: Any) -> Wire:
         """Change an absence (wire names; dates allowed)."""
-        with self._lock:
-            return self._replace(self.absences, absence_id, _coerce(changes))
+        return self.edit("absences", absence_id, **changes)
 
     def delete_absence(self, absence_id: int) -> None:
         """Remove an absence."""
