@@ -39,6 +39,19 @@ class Partition(Enum):
     DERIVED = "derived"  # computed from another entity's rows; replaced
 
 
+@dataclass(frozen=True)
+class EveryIdOf:
+    """A query parameter naming every id of another list, comma-separated (one request).
+
+    Non-business days answer for the company's default group only unless asked for the
+    others, so the groups are listed first and every one is asked for.
+    """
+
+    param: str
+    path: str
+    list_key: str = "data"
+
+
 def column_types(columns: str) -> dict[str, str]:
     """`"name:type name:type"` (dlt data types) as a mapping."""
     return dict(item.split(":", 1) for item in columns.split())
@@ -78,6 +91,7 @@ class Entity:
     range_column: str | None = None
     year_param: str | None = None  # query parameter carrying the year (YEARS)
     add_year: bool = False  # rows carry no year: add the requested one (user reports)
+    every_id_of: EveryIdOf | None = None  # asked for every id of another list (YEARS)
     fallback_path: str | None = None  # tried when `path` answers 404 (surcharges)
     fallback_list_key: str | None = None
     derived_from: str | None = None
@@ -275,6 +289,7 @@ CATALOG: tuple[Entity, ...] = (
         "surcharge_special:bool special_id:bigint evaluated_date:date day:bigint "
         "month:bigint year:bigint",
         range_column="evaluated_date", year_param="year",
+        every_id_of=EveryIdOf("nonbusiness_group_id", "/v2/nonbusinessGroups"),
     ),
     Entity(
         "lumpsum_services", "/v4/lumpSumServices", "data", ("id",), page_size=5000,

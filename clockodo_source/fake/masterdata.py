@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from .nonbusiness import GROUP_FRANCE, GROUP_GERMANY
+from .nonbusiness import GROUP_FRANCE, GROUP_GERMANY, nonbusiness_groups
 from .wire import Wire, day_start, fmt_date, fmt_ts
 
 USER_ID_BASE = 1001
@@ -83,6 +83,7 @@ class MasterData:
     holidays_quotas: list[Wire] = field(default_factory=list)
     holidays_carries: list[Wire] = field(default_factory=list)
     absences: list[Wire] = field(default_factory=list)
+    nonbusiness_groups: list[Wire] = field(default_factory=list)
     employment: dict[int, tuple[date, date]] = field(default_factory=dict)
     """users_id -> (first, last) day the user books time."""
     usable_until: dict[int, date] = field(default_factory=dict)
@@ -109,6 +110,7 @@ def generate_master_data(rng: random.Random, span: Span, counts: dict[str, int])
     _add_target_hours(data, span)
     _add_carries_and_quotas(data, rng, span)
     data.absences = _absences(data, rng, span)
+    data.nonbusiness_groups = nonbusiness_groups()
     return data
 
 
