@@ -55,10 +55,13 @@ def run_options(pipeline: dlt.Pipeline, source: DltSource) -> dict[str, Any]:
 
     Parquet where the destination takes it (dlt's default insert format is ~50x slower). On
     the filesystem every table is a Delta table; merged tables keep nested lists as JSON
-    columns there, because Delta merges cannot delete rows of nested tables.
+    columns there, because Delta merges cannot delete rows of nested tables, and child tables
+    come from the data alone: a declared one that never got a row would be a Delta table
+    that does not exist (dlt's `get_delta_tables` fails on it).
     """
     if pipeline.destination.destination_name == "filesystem":
         for resource in source.resources.values():
+            resource.apply_hints(nested_hints={})
             if resource.write_disposition == "merge":
                 resource.max_table_nesting = 0
         return {"table_format": "delta"}

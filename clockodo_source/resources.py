@@ -37,7 +37,7 @@ from clockodo_source.rows import (
     tombstones,
 )
 from clockodo_source.scan import CURSOR, DAY_DIGESTS, DIGESTS, ScanOptions
-from clockodo_source.settings import DELETED_COLUMN, ENTITIES, Entity, Partition
+from clockodo_source.settings import DELETED_COLUMN, ENTITIES, Entity, EveryIdOf, Partition
 from clockodo_source.stats import SourceStats
 from clockodo_source.stored import StoredRows
 from clockodo_source.windows import Window, tile, utc_midnight
@@ -92,17 +92,26 @@ def _read_list(client: ClockodoClient, entity: Entity) -> list[list[Row]]:
         return list(client.iter_pages(entity.fallback_path, entity.fallback_list_key))
 
 
-def _read_year(client: ClockodoClient, entity: Entity, year: int) -> list[Row]:
-    """One year of a per-year table (a row gets its `year` where the API leaves it out)."""
+def _read_year(client: ClockodoClient, entity: Entity, year: int, ids: list[int]) -> list[Row]:
+    """One year of a per-year table (a row gets its `year` where the API leaves it out); `ids`
+    are those of the list `entity.every_id_of` names, all asked for in the one request."""
     params: dict[str, str | int] = {**dict(entity.params)}
     params[entity.year_param or "year"] = year
+    if entity.every_id_of and ids:
+        params[entity.every_id_of.param] = ",".join(map(str, ids))
     page = client.fetch_all(entity.path, entity.list_key, params, entity.page_size)
     return [{**row, "year": year} for row in page] if entity.add_year else page
 
 
+def _read_ids(client: ClockodoClient, listed: EveryIdOf) -> list[int]:
+    """Every id of a small unpaged list (the non-business groups)."""
+    return sorted(row["id"] for row in client.fetch_all(listed.path, listed.list_key))
+
+
 class EarlyReads:
     """The small answers of a run, all requested when its first table starts: every
-    master-data list and every year of the per-year tables.
+    master-data list, the lists whose ids a per-year table asks for (the non-business
+    groups), and every year of the per-year tables.
 
     Each is about one request; read table after table, every one would wait for the round
     trip of the one before, and under a binding rate budget the last budget window would
@@ -115,11 +124,18 @@ class EarlyReads:
         self._concurrency = concurrency
         self._started = False
         self._reads: dict[tuple[str, int | None], Future[Any]] = {}
+        self._ids: dict[EveryIdOf, Future[list[int]]] = {}
 
     def _read(self, entity: Entity, year: int | None) -> Any:
         if year is None:
             return _read_list(self._client, entity)
-        return _read_year(self._client, entity, year)
+        ids = self._listed_ids(entity.every_id_of) if entity.every_id_of else []
+        return _read_year(self._client, entity, year, ids)
+
+    def _listed_ids(self, listed: EveryIdOf) -> list[int]:
+        """The ids as requested early (the years wait for that one request), else now."""
+        early = self._ids.get(listed)
+        return early.result() if early is not None else _read_ids(self._client, listed)
 
     def _wanted(self) -> list[tuple[Entity, int | None]]:
         """Each list the run loads (itself or through a derived table), each year of each
@@ -146,6 +162,9 @@ class EarlyReads:
             return
         pool = ThreadPoolExecutor(max_workers=min(self._concurrency, len(wanted)),
                                   thread_name_prefix="clockodo-early")
+        # submitted first, so a worker runs them before any year waits on them
+        self._ids = {listed: pool.submit(_read_ids, self._client, listed)
+                     for listed in {entity.every_id_of for entity, _ in wanted} if listed}
         self._reads = {(entity.name, year): pool.submit(self._read, entity, year)
                        for entity, year in wanted}
         pool.shutdown(wait=False)
@@ -239,6 +258,7 @@ def _resource(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]],
         primary_key=list(entity.primary_key),
         write_disposition=entity.write_disposition,
         columns=entity.column_hints(),
+        nested_hints=entity.nested_hints(),
     )
     if deduplicated:
         resource.apply_hints(additional_table_hints={"x-stage-data-deduplicated": True})

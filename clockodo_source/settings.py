@@ -1,17 +1,22 @@
 """The entity catalog: one declarative entry per table drives every resource of the source.
 
 Paths carry their API version (the pre-2026-05 v2 routes answer 410), list keys differ per
-endpoint, and only some lists are paged. Column types are declared up front so that a column
-the API omits for lack of rights still exists (null) and money never flips between int and float.
+endpoint, and only some lists are paged. Every documented field has its column type declared,
+child tables included: a column the API omits for lack of rights, or sends null on a first load,
+still exists with its type, and a count that is whole today and a half tomorrow (Clockodo sends
+`2`, then `2.5`) never splits into a second `__v_double` column.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 
+import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.extract.hints import TResourceNestedHints
 
 DEFAULT_BASE_URL = "https://my.clockodo.com/api"
 DEFAULT_START_DATE = "2000-01-01"
@@ -35,6 +40,40 @@ class Partition(Enum):
 
 
 @dataclass(frozen=True)
+class EveryIdOf:
+    """A query parameter naming every id of another list, comma-separated (one request).
+
+    Non-business days answer for the company's default group only unless asked for the
+    others, so the groups are listed first and every one is asked for.
+    """
+
+    param: str
+    path: str
+    list_key: str = "data"
+
+
+def column_types(columns: str) -> dict[str, str]:
+    """`"name:type name:type"` (dlt data types) as a mapping."""
+    return dict(item.split(":", 1) for item in columns.split())
+
+
+def _column_hints(types: Mapping[str, str]) -> TTableSchemaColumns:
+    hints: TTableSchemaColumns = {}
+    for name, kind in types.items():
+        hints[name] = {"name": name, "data_type": kind, "nullable": True}  # type: ignore[typeddict-item]
+        if kind == "timestamp":
+            hints[name]["timezone"] = True
+    return hints
+
+
+def _leaves(tables: Iterable[Mapping[str, str]], kind: str) -> frozenset[str]:
+    """Field names (the last part of a flattened `a__b`) of the columns of `kind`: values are
+    converted where they sit in the API's nested rows, before dlt flattens them."""
+    return frozenset(name.rsplit("__", 1)[-1] for types in tables
+                     for name, declared in types.items() if declared == kind)
+
+
+@dataclass(frozen=True)
 class Entity:
     name: str
     path: str
@@ -43,17 +82,19 @@ class Entity:
     partition: Partition = Partition.NONE
     page_size: int | None = None  # documented maximum; None = endpoint is not paged
     params: tuple[tuple[str, str], ...] = ()
-    columns: str = ""  # "name:type ..." with dlt data types; see `column_hints`
+    columns: str = ""  # "name:type ..." with dlt data types; objects flattened as `a__b`
+    #: child tables (lists in a row) by their path below the table, each step a list field as
+    #: the flattened row names it (`budget__notification_thresholds`), steps joined by `.`;
+    #: columns as in `columns`, a list of numbers has one column, `value`
+    nested: Mapping[str, str] = field(default_factory=dict, hash=False)
     #: column whose value places a row in a window or year (partitioned entities)
     range_column: str | None = None
     year_param: str | None = None  # query parameter carrying the year (YEARS)
     add_year: bool = False  # rows carry no year: add the requested one (user reports)
+    every_id_of: EveryIdOf | None = None  # asked for every id of another list (YEARS)
     fallback_path: str | None = None  # tried when `path` answers 404 (surcharges)
     fallback_list_key: str | None = None
     derived_from: str | None = None
-    #: nested fields (at any depth) holding date-times or dates, converted from ISO strings
-    nested_timestamps: frozenset[str] = field(default_factory=frozenset)
-    nested_dates: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def write_disposition(self) -> str:
@@ -61,24 +102,34 @@ class Entity:
 
     @property
     def column_types(self) -> dict[str, str]:
-        return dict(item.split(":", 1) for item in self.columns.split())
+        return column_types(self.columns)
+
+    @property
+    def child_tables(self) -> dict[str, dict[str, str]]:
+        """Each child table's name (as dlt names it) and declared column types."""
+        return {"__".join((self.name, *path.split("."))): column_types(columns)
+                for path, columns in self.nested.items()}
+
+    @property
+    def nested_timestamps(self) -> frozenset[str]:
+        return _leaves(self.child_tables.values(), "timestamp")
+
+    @property
+    def nested_dates(self) -> frozenset[str]:
+        return _leaves(self.child_tables.values(), "date")
 
     @property
     def timestamps(self) -> frozenset[str]:
-        top = {name for name, kind in self.column_types.items() if kind == "timestamp"}
-        return frozenset(top) | self.nested_timestamps
+        """Fields holding date-times, at any depth of a row."""
+        return _leaves([self.column_types], "timestamp") | self.nested_timestamps
 
     @property
     def dates(self) -> frozenset[str]:
-        top = {name for name, kind in self.column_types.items() if kind == "date"}
-        return frozenset(top) | self.nested_dates
+        """Fields holding dates, at any depth of a row."""
+        return _leaves([self.column_types], "date") | self.nested_dates
 
     def column_hints(self) -> TTableSchemaColumns:
-        hints: TTableSchemaColumns = {}
-        for name, kind in self.column_types.items():
-            hints[name] = {"name": name, "data_type": kind, "nullable": True}  # type: ignore[typeddict-item]
-            if kind == "timestamp":
-                hints[name]["timezone"] = True
+        hints = _column_hints(self.column_types)
         for key in self.primary_key:
             hints.setdefault(key, {"name": key})
             hints[key]["nullable"] = False
@@ -88,8 +139,21 @@ class Entity:
             }
         return hints
 
+    def nested_hints(self) -> dict[tuple[str, ...], TResourceNestedHints]:
+        """The child tables' column hints, as dlt's `nested_hints` takes them."""
+        return {tuple(path.split(".")): dlt.mark.make_nested_hints(
+                    columns=_column_hints(column_types(columns)))
+                for path, columns in self.nested.items()}
+
+
+def _fields(prefix: str, names: Iterable[str], kind: str) -> str:
+    """The columns of a nested object flattened into its row, each of one type."""
+    return " ".join(f"{prefix}__{name}:{kind}" for name in names)
+
 
 _ID = "id:bigint"
+#: a list of ids (a child table with one column)
+_IDS = "value:bigint"
 _ENTRY_COLUMNS = (
     "id:bigint type:bigint customers_id:bigint projects_id:bigint subprojects_id:bigint "
     "users_id:bigint billable:bigint texts_id:bigint text:text time_since:timestamp "
@@ -107,11 +171,37 @@ _BUDGET = (
 
 _SURCHARGE_KINDS = ("night", "night_increased", "nonbusiness", "nonbusiness_special", "sunday",
                     "saturday")
+#: a surcharge model's kinds; a percent may be fractional
 _SURCHARGES = " ".join(
-    f"{kind}__percent:bigint {kind}__time_since:text {kind}__time_until:text "
+    f"{kind}__percent:double {kind}__time_since:text {kind}__time_until:text "
     f"{kind}__time_since_is_previous_day:bool {kind}__time_until_is_next_day:bool"
     for kind in _SURCHARGE_KINDS
 )
+
+_ABSENCE_KINDS = ("regular_holidays", "sick_self", "sick_child", "special_leaves", "school",
+                  "maternity_protection", "home_office", "out_of_office", "quarantine",
+                  "military_service")
+# User reports: times in seconds, which the API types as numbers (float), and counts of days
+# (0, 0.5 or 1 a day): all double, so a half day lands in the same column as whole ones.
+_REPORT_SURCHARGES = _fields("surcharges", _SURCHARGE_KINDS, "double")
+_REPORT_MONTH = (
+    "nr:bigint sum_target:double sum_hours:double sum_hours_without_compensation:double "
+    f"sum_reduction_used:double sum_overtime_reduced:double diff:double {_REPORT_SURCHARGES}"
+)
+_REPORT_WEEK = (
+    "nr:bigint sum_target:double sum_hours:double sum_reduction_used:double diff:double "
+    f"{_REPORT_SURCHARGES}"
+)
+#: days and breaks come only with report types 3 and 4 (the source asks for type 2)
+_REPORT_DAY = (
+    "date:date weekday:bigint nonbusiness:bool "
+    f"{_fields('count_absence', _ABSENCE_KINDS, 'double')} count_reduction_used:double "
+    f"target:double target_raw:double {_REPORT_SURCHARGES} hours:double "
+    "hours_without_compensation:double diff:double work_start:timestamp work_end:timestamp"
+)
+_REPORT_BREAK = "since:timestamp until:timestamp length:double"
+_WEEKS = "month_details.week_details"
+_DAYS = f"{_WEEKS}.day_details"
 
 CATALOG: tuple[Entity, ...] = (
     Entity(
@@ -125,28 +215,32 @@ CATALOG: tuple[Entity, ...] = (
         "completed:bool completed_at:timestamp revenue_factor:double deadline:date "
         "start_date:date automatic_completion:bool test_data:bool count_subprojects:bigint "
         f"bill_service_id:text {_BUDGET}",
+        nested={"budget__notification_thresholds": _IDS, "service_assignments": _IDS},
     ),
     Entity(
         "customers", "/v3/customers", "data", ("id",), page_size=5000,
         columns=f"{_ID} name:text number:text color:bigint active:bool billable_default:bool "
         "note:text bill_service_id:text test_data:bool",
+        nested={"service_assignments": _IDS},
     ),
     Entity(
         "users", "/v3/users", "data", ("id",), page_size=1000,
         columns=f"{_ID} name:text number:text email:text role:text active:bool "
         "timeformat_12h:bool weekstart_monday:bool weekend_friday:bool language:text "
         "timezone:text teams_id:bigint initials:text nonbusiness_groups_id:bigint "
-        "work_time_regulations_id:bigint default_work_time_regulation:bool boss:bigint "
+        "nonbusinessgroups_id:bigint work_time_regulations_id:bigint "
+        "worktime_regulation_id:bigint default_work_time_regulation:bool boss:bigint "
         "can_generally_see_absences:bool can_generally_manage_absences:bool "
         "can_add_customers:bool default_holidays_count:bool default_target_hours:bool "
         "future_coworker:bool start_date:date wage_type:bigint edit_lock:date "
         "edit_lock_dyn:bigint edit_lock_sync:bool work_time_edit_lock_days:bigint "
         "budget_notifications:bool creator:bigint created_at:timestamp bill_service_id:text "
         "support_pin:text",
+        nested={"absence_managers_id": _IDS, "access_groups_ids": _IDS},
     ),
     Entity(
         "teams", "/v3/teams", "data", ("id",), page_size=1000,
-        columns=f"{_ID} name:text leader:bigint",
+        columns=f"{_ID} name:text leader:bigint", nested={"user_ids": _IDS},
     ),
     Entity(
         "services", "/v4/services", "data", ("id",), page_size=5000,
@@ -162,7 +256,8 @@ CATALOG: tuple[Entity, ...] = (
     Entity(
         "work_times", "/v2/workTimes", "work_time_days", ("users_id", "date"),
         Partition.USER_WINDOWS, columns="date:date users_id:bigint offset:bigint",
-        range_column="date", nested_timestamps=frozenset({"time_since", "time_until"}),
+        nested={"intervals": "time_since:timestamp time_until:timestamp"},
+        range_column="date",
     ),
     Entity(
         "target_hours", "/targethours", "targethours", ("id",),
@@ -194,6 +289,7 @@ CATALOG: tuple[Entity, ...] = (
         "surcharge_special:bool special_id:bigint evaluated_date:date day:bigint "
         "month:bigint year:bigint",
         range_column="evaluated_date", year_param="year",
+        every_id_of=EveryIdOf("nonbusiness_group_id", "/v2/nonbusinessGroups"),
     ),
     Entity(
         "lumpsum_services", "/v4/lumpSumServices", "data", ("id",), page_size=5000,
@@ -210,10 +306,11 @@ CATALOG: tuple[Entity, ...] = (
         columns="users_id:bigint year:bigint users_name:text users_number:text "
         "users_email:text sum_target:double sum_hours:double sum_reduction_used:double "
         "sum_reduction_planned:double overtime_carryover:double overtime_reduced:double "
-        "diff:double holidays_quota:double holidays_carry:double workdays:double",
+        "diff:double holidays_quota:double holidays_carry:double workdays:double "
+        f"{_fields('sum_absence', _ABSENCE_KINDS, 'double')} {_REPORT_SURCHARGES}",
+        nested={"month_details": _REPORT_MONTH, _WEEKS: _REPORT_WEEK, _DAYS: _REPORT_DAY,
+                f"{_DAYS}.breaks": _REPORT_BREAK},
         range_column="year", year_param="year", add_year=True,
-        nested_timestamps=frozenset({"work_start", "work_end", "since", "until"}),
-        nested_dates=frozenset({"date"}),
     ),
     Entity(
         "customers_projects", "/v4/projects", "data", ("customers_id", "projects_id"),

@@ -32,9 +32,11 @@ def expected_keys(company: FakeCompany, start: date, future_days: int = 366) -> 
     absences = {
         (row["id"],) for row in company.absences if _day(row["date_since"]).year in years
     }
+    # the days of every group, not only of the company default (what the API answers unasked)
+    groups = {group["id"] for group in company.nonbusiness_groups}
     nonbusiness = {
         (row["id"], _day(row["evaluated_date"]))
-        for year in years for row in company.nonbusiness_days(year)
+        for year in years for row in company.nonbusiness_days(year, groups)
     }
     reports = {(row["users_id"], year) for year in years for row in company.user_reports(year)}
     projects = company.projects

@@ -70,3 +70,25 @@ def test_page_sizes_are_documented_maxima() -> None:
         "entries": 1000, "projects": 5000, "customers": 5000, "users": 1000, "teams": 1000,
         "services": 5000, "lumpsum_services": 5000,
     }
+
+
+def test_child_tables_are_named_as_dlt_names_them() -> None:
+    for entity in CATALOG:
+        hinted = {"__".join((entity.name, *path)) for path in entity.nested_hints()}
+        assert hinted == set(entity.child_tables), entity.name
+
+
+def test_dates_and_times_convert_unambiguously_by_field_name() -> None:
+    """Dates and date-times are converted by field name at any depth of a row: a name is
+    not a date-time in one place of an entity and something else in another."""
+    for entity in CATALOG:
+        kinds: dict[str, set[str]] = {}
+        for types in (entity.column_types, *entity.child_tables.values()):
+            for name, kind in types.items():
+                kinds.setdefault(name.rsplit("__", 1)[-1], set()).add(kind)
+        for leaf, found in kinds.items():
+            if found & {"date", "timestamp"}:
+                assert len(found) == 1, f"{entity.name}: {leaf} is {found}"
+        assert entity.timestamps == {leaf for leaf, found in kinds.items()
+                                     if found == {"timestamp"}}
+        assert entity.dates == {leaf for leaf, found in kinds.items() if found == {"date"}}

@@ -92,7 +92,7 @@ def table_digest(pipeline: dlt.Pipeline, table: str) -> str:
 
 def content_tables(pipeline: dlt.Pipeline) -> list[str]:
     return sorted(
-        table for table in pipeline.default_schema.data_table_names()
+        table for table in pipeline.default_schema.data_table_names(seen_data_only=True)
         if not table.startswith("_dlt")
     )
 

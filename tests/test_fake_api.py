@@ -426,7 +426,8 @@ def test_absences_cover_the_awkward_cases(client: httpx.Client, company: FakeCom
 
 def test_nonbusiness_days_recur_with_the_same_id(client: httpx.Client) -> None:
     def days(year: int) -> dict[int, dict[str, Any]]:
-        body = client.get("/v2/nonbusinessDays", params={"year": year}).json()
+        params = {"year": year, "nonbusiness_group_id": "1,2"}
+        body = client.get("/v2/nonbusinessDays", params=params).json()
         return {day["id"]: day for day in body["data"]}
 
     first, second = days(2024), days(2025)
@@ -439,6 +440,36 @@ def test_nonbusiness_days_recur_with_the_same_id(client: httpx.Client) -> None:
     assert all(d["evaluated_date"].startswith("2025") for d in second.values())
     assert client.get("/v2/nonbusinessDays").json()["data"][0]["evaluated_date"][:4] == "2026"
     assert client.get("/v2/nonbusinessDays", params={"year": 1999}).status_code == 400
+
+
+def test_nonbusiness_groups_route(client: httpx.Client, company: FakeCompany) -> None:
+    groups = client.get("/v2/nonbusinessGroups").json()
+    assert set(groups) == {"data"}
+    assert groups["data"] == company.nonbusiness_groups
+    assert [(g["id"], g["company_default"]) for g in groups["data"]] == [(1, True), (2, False)]
+    assert all(isinstance(g["name"], str) and g["name"] for g in groups["data"])
+    assert client.get("/v2/nonbusinessGroups/2").json()["data"] == groups["data"][1]
+    assert client.get("/nonbusinessgroups").status_code == 410
+    in_other = [u for u in company.users if u["nonbusiness_groups_id"] == 2]
+    assert in_other and all(u["nonbusinessgroups_id"] == 2 for u in in_other)
+
+
+def test_nonbusiness_days_unasked_are_the_default_groups_only(client: httpx.Client,
+                                                               company: FakeCompany) -> None:
+    def groups(params: dict[str, Any] | list[tuple[str, Any]]) -> list[int]:
+        body = client.get("/v2/nonbusinessDays", params=params).json()
+        return sorted({day["nonbusiness_group_id"] for day in body["data"]})
+
+    every = company.nonbusiness_days(2025)
+    assert {day["nonbusiness_group_id"] for day in every} == {1, 2}
+    assert groups({"year": 2025}) == [1]
+    assert groups({"year": 2025, "nonbusiness_group_id": 2}) == [2]
+    assert groups({"year": 2025, "nonbusiness_group_id": "1,2"}) == [1, 2]
+    assert groups([("year", 2025), ("nonbusiness_group_id[]", 1),
+                   ("nonbusiness_group_id[]", 2)]) == [1, 2]
+    both = client.get("/v2/nonbusinessDays",
+                      params={"year": 2025, "nonbusiness_group_id": "1,2"}).json()["data"]
+    assert both == every
 
 
 # --------------------------------------------------------------- work times

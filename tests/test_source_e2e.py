@@ -51,12 +51,16 @@ def test_every_table_holds_exactly_the_api_keys(loaded, company: FakeCompany) ->
 
 def test_only_current_routes_and_maximum_page_sizes(loaded) -> None:  # type: ignore[no-untyped-def]
     _, requests = loaded
-    current = {entity.path for entity in CATALOG}
-    assert {record.path for record in requests} <= current
+    listed = {entity.every_id_of.path for entity in CATALOG if entity.every_id_of}
+    assert listed == {"/v2/nonbusinessGroups"}
+    current = {entity.path for entity in CATALOG} | listed
+    assert {record.path for record in requests} == current
     assert all(record.status == 200 for record in requests)
     for record in requests:
-        entity = next(e for e in CATALOG if e.path == record.path)
-        if entity.page_size:
+        entity = next((e for e in CATALOG if e.path == record.path), None)
+        if entity is None:
+            assert record.query == {}
+        elif entity.page_size:
             assert record.query["items_per_page"] == [str(entity.page_size)]
         if record.path == "/v2/entries":
             assert record.query["enhanced_list"] == ["1"]
@@ -111,6 +115,29 @@ def test_recurring_non_business_days_and_work_time_cutoff(loaded) -> None:  # ty
     assert recurring
     (first_day,) = query(pipeline, "SELECT MIN(date) FROM {ds}.work_times")[0]
     assert first_day >= date(2023, 8, 21)
+
+
+def test_non_business_days_of_every_group(loaded, company: FakeCompany) -> None:  # type: ignore[no-untyped-def]
+    """The groups are listed once; each year asks for all of them in one request, so a user
+    outside the company-default group has that group's holidays in the table."""
+    pipeline, requests = loaded
+    groups = [group["id"] for group in company.nonbusiness_groups]
+    assert len(groups) == 2 and sum(group["company_default"] for group in
+                                    company.nonbusiness_groups) == 1
+    assert [r.path for r in requests].count("/v2/nonbusinessGroups") == 1
+    years = [r.query for r in requests if r.path == "/v2/nonbusinessDays"]
+    first = first_entry_day(company).year
+    assert sorted(int(query["year"][0]) for query in years) == list(
+        range(first, company.now.year + 2))
+    assert all(query["nonbusiness_group_id"] == [",".join(map(str, groups))] for query in years)
+    stored = query(pipeline, "SELECT nonbusiness_group_id, evaluated_date, name "
+                             "FROM {ds}.non_business_days")
+    other = next(u for u in company.users if u["nonbusiness_groups_id"] != groups[0])
+    own = {(day["evaluated_date"], day["name"]) for day in
+           company.nonbusiness_days(company.now.year, {other["nonbusiness_groups_id"]})}
+    assert own <= {(day.isoformat(), name) for group, day, name in stored
+                   if group == other["nonbusiness_groups_id"]}
+    assert {row[0] for row in stored} == set(groups)
 
 
 def test_surcharges_fall_back_to_legacy_route(tmp_path: Path,

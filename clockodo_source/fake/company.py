@@ -34,7 +34,7 @@ from .wire import Wire, day_start, fmt_ts, parse_wire_dt, to_ts
 MASTER_DATA = (
     "users", "teams", "customers", "projects", "services", "lumpsum_services",
     "surcharge_models", "target_hours", "overtime_carries", "holidays_quotas",
-    "holidays_carries", "absences",
+    "holidays_carries", "absences", "nonbusiness_groups",
 )
 _NAME_KEYS = (("customers_id", "customers_name", "customers"),
               ("projects_id", "projects_name", "projects"),
@@ -71,6 +71,7 @@ class FakeCompany:
     holidays_quotas: list[Wire]
     holidays_carries: list[Wire]
     absences: list[Wire]
+    nonbusiness_groups: list[Wire]
 
     def __init__(self, config: CompanyConfig | None = None, now: datetime | None = None) -> None:
         self.config = config or CompanyConfig()
@@ -161,9 +162,15 @@ class FakeCompany:
             first, last = keys[0] >> ID_BITS, keys[-1] >> ID_BITS
             return self.entries_page(first, last + 1, 1, None, enhanced=True)[1]
 
-    def nonbusiness_days(self, year: int) -> list[Wire]:
-        """Non-business days of both groups evaluated for ``year``."""
-        return evaluate_year(self._nonbusiness, year)
+    def nonbusiness_days(self, year: int, groups: set[int] | None = None) -> list[Wire]:
+        """Non-business days evaluated for ``year``: of ``groups``, or of every group."""
+        days = evaluate_year(self._nonbusiness, year)
+        return days if groups is None else [d for d in days if d["nonbusiness_group_id"] in groups]
+
+    def default_nonbusiness_groups(self) -> set[int]:
+        """The company-default group (what ``/v2/nonbusinessDays`` answers for unasked)."""
+        with self._lock:
+            return {group["id"] for group in self.nonbusiness_groups if group["company_default"]}
 
     def absences_in_year(self, year: int) -> list[Wire]:
         """Absences overlapping ``year``."""
@@ -197,9 +204,8 @@ class FakeCompany:
             return self._user_report(self._find(self.users, users_id), year, type_)
 
     def _user_report(self, user: Wire, year: int, type_: int) -> Wire:
-        group = user["nonbusiness_groups_id"]
         holidays = {date.fromisoformat(day["evaluated_date"]): day
-                    for day in self.nonbusiness_days(year) if day["nonbusiness_group_id"] == group}
+                    for day in self.nonbusiness_days(year, {user["nonbusiness_groups_id"]})}
         uid = user["id"]
         source = ReportInput(
             user=user, year=year, today=self.now.date(),
@@ -367,15 +373,22 @@ class FakeCompany:
             self._store.names.customers[customer["id"]] = customer["name"]
             return dict(customer)
 
+    def edit(self, name: str, row_id: int, **changes: Any) -> Wire:
+        """Change a row of a master-data list (see :data:`MASTER_DATA`; wire names, dates and
+        datetimes allowed): a field null before and set now, a list filled, a whole number
+        turned fractional; what the API answers next."""
+        if name not in MASTER_DATA:
+            raise KeyError(name)
+        with self._lock:
+            return self._replace(getattr(self, name), row_id, _coerce(changes))
+
     def deactivate_project(self, project_id: int) -> Wire:
         """Set a project inactive (it keeps its entries)."""
-        with self._lock:
-            return self._replace(self.projects, project_id, {"active": False})
+        return self.edit("projects", project_id, active=False)
 
     def edit_absence(self, absence_id: int, **changes: Any) -> Wire:
         """Change an absence (wire names; dates allowed)."""
-        with self._lock:
-            return self._replace(self.absences, absence_id, _coerce(changes))
+        return self.edit("absences", absence_id, **changes)
 
     def delete_absence(self, absence_id: int) -> None:
         """Remove an absence."""

@@ -2,6 +2,8 @@
 
 Everything is a wire dict shaped like the current API's answer; the generator only needs a seeded
 RNG, the first and last day of the data and "today", so the same inputs give the same company.
+Counts of days are sent as JSON numbers come: whole ones without a fraction (`2`, a half day
+`0.5`), so a loader that types a column by the first values it sees gets it wrong.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from .nonbusiness import GROUP_FRANCE, GROUP_GERMANY
+from .nonbusiness import GROUP_FRANCE, GROUP_GERMANY, nonbusiness_groups
 from .wire import Wire, day_start, fmt_date, fmt_ts
 
 USER_ID_BASE = 1001
@@ -81,6 +83,7 @@ class MasterData:
     holidays_quotas: list[Wire] = field(default_factory=list)
     holidays_carries: list[Wire] = field(default_factory=list)
     absences: list[Wire] = field(default_factory=list)
+    nonbusiness_groups: list[Wire] = field(default_factory=list)
     employment: dict[int, tuple[date, date]] = field(default_factory=dict)
     """users_id -> (first, last) day the user books time."""
     usable_until: dict[int, date] = field(default_factory=dict)
@@ -107,6 +110,7 @@ def generate_master_data(rng: random.Random, span: Span, counts: dict[str, int])
     _add_target_hours(data, span)
     _add_carries_and_quotas(data, rng, span)
     data.absences = _absences(data, rng, span)
+    data.nonbusiness_groups = nonbusiness_groups()
     return data
 
 
@@ -350,7 +354,7 @@ def _add_carries_and_quotas(data: MasterData, rng: random.Random, span: Span) ->
         for year in years[1:]:
             data.holidays_carries.append({
                 "id": HOLIDAYS_CARRY_ID_BASE + len(data.holidays_carries), "users_id": user["id"],
-                "year": year, "count": float(rng.randint(0, 6)),
+                "year": year, "count": rng.randint(0, 6),
                 "note": None if year % 2 else "Übertrag aus Vorjahr",
             })
             data.overtime_carries.append({
@@ -363,7 +367,7 @@ def _add_carries_and_quotas(data: MasterData, rng: random.Random, span: Span) ->
 def _quota(data: MasterData, user_id: int, since: int, until: int | None, count: float) -> Wire:
     return {
         "id": HOLIDAYS_QUOTA_ID_BASE + len(data.holidays_quotas), "users_id": user_id,
-        "year_since": since, "year_until": until, "count": float(count),
+        "year_since": since, "year_until": until, "count": count,
         "note": "Teilzeit" if until else None,
     }
 
@@ -431,26 +435,26 @@ class _AbsenceBuilder:
         """Holidays, sickness, home office, a half day and an hour absence in one year."""
         rng = self.rng
         summer = _monday_in(rng, year, 24, 33)
-        self.add(user_id, summer, summer + timedelta(days=11), 1, 1, 10.0)
+        self.add(user_id, summer, summer + timedelta(days=11), 1, 1, 10)
         spring = _monday_in(rng, year, 10, 20)
         past_status = 2 if (index + year) % 4 == 3 else 1
         status = past_status if year < self.span.today.year else rng.choice([0, 1, 1, 2])
-        self.add(user_id, spring, spring + timedelta(days=2), 1, status, 3.0)
+        self.add(user_id, spring, spring + timedelta(days=2), 1, status, 3)
         sick = _monday_in(rng, year, 2, 45) + timedelta(days=rng.randint(0, 2))
-        self.add(user_id, sick, sick + timedelta(days=1), 4, 1, 2.0, sick_note=True)
+        self.add(user_id, sick, sick + timedelta(days=1), 4, 1, 2, sick_note=True)
         office = _monday_in(rng, year, 2, 50) + timedelta(days=4)
-        self.add(user_id, office, office, 8, 1, 1.0)
+        self.add(user_id, office, office, 8, 1, 1)
         half = _monday_in(rng, year, 36, 44) + timedelta(days=2)
         self.add(user_id, half, half, 1, 1, 0.5)
         reduction = _monday_in(rng, year, 3, 48) + timedelta(days=3)
-        self.add(user_id, reduction, reduction, 3, 1, 0.0, count_hours=4.0 if index % 2 else 2.5)
+        self.add(user_id, reduction, reduction, 3, 1, 0, count_hours=4 if index % 2 else 2.5)
         if index % 3 == 1:
             child = _monday_in(rng, year, 5, 40) + timedelta(days=1)
-            self.add(user_id, child, child, 5, 1, 1.0, sick_note=False)
+            self.add(user_id, child, child, 5, 1, 1, sick_note=False)
         if index % 4 == 2:
             leave = _monday_in(rng, year, 12, 30) + timedelta(days=4)
-            self.add(user_id, leave, leave, 2, rng.choice([3, 4]), 1.0)
+            self.add(user_id, leave, leave, 2, rng.choice([3, 4]), 1)
 
     def new_year_holiday(self, user_id: int, year: int) -> None:
         """One approved holiday from 29 Dec to 2 Jan, i.e. spanning two years."""
-        self.add(user_id, date(year, 12, 29), date(year + 1, 1, 2), 1, 1, 3.0)
+        self.add(user_id, date(year, 12, 29), date(year + 1, 1, 2), 1, 1, 3)

@@ -1,7 +1,8 @@
 """Non-business days of the two sample holiday groups.
 
 Clockodo returns the same day ``id`` every year with a different ``evaluated_date``; the three
-day types (fixed-date recurring, one-off, Easter-relative "special") are all represented.
+day types (fixed-date recurring, one-off, Easter-relative "special") are all represented. The
+German group is the company default; the French user's days come from the other group.
 """
 
 from __future__ import annotations
@@ -13,6 +14,14 @@ from .wire import Wire, fmt_date
 
 GROUP_GERMANY = 1
 GROUP_FRANCE = 2
+DEFAULT_GROUP = GROUP_GERMANY
+
+
+def nonbusiness_groups() -> list[Wire]:
+    """``/v2/nonbusinessGroups`` rows."""
+    names = {GROUP_GERMANY: "Deutschland (Hessen)", GROUP_FRANCE: "France"}
+    return [{"id": group, "name": name, "company_default": group == DEFAULT_GROUP}
+            for group, name in names.items()]
 
 
 @dataclass(frozen=True)

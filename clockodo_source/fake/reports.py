@@ -2,7 +2,9 @@
 
 An entry counts for the UTC day its ``time_since`` falls on. A day's worked time is the union of
 its time entries (overlaps are not counted twice), so ``hours`` and the work-time intervals agree.
-All report values are integer seconds, and every level is the exact sum of the level below it.
+All report times are integer seconds, and every level is the exact sum of the level below it.
+Counts of days are 0, 0.5 or 1 a day, sent without a fraction where they are whole (``2``, not
+``2.0``): a year's sum turns fractional with its first half day.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class _Day:
     day: date
     target: int
     target_raw: int
-    nonbusiness: float
+    nonbusiness: float  # 0, 0.5 or 1 (ints where whole, as are the other counts of days)
     workday: float
     absence: dict[str, float]
     reduction: int
@@ -160,7 +162,7 @@ class _Day:
     def to_wire(self, type_: int) -> Wire:
         row: Wire = {
             "date": fmt_date(self.day), "weekday": self.day.isoweekday(),
-            "nonbusiness": self.nonbusiness, "count_absence": dict(self.absence),
+            "nonbusiness": self.nonbusiness > 0, "count_absence": dict(self.absence),
             "target": self.target, "target_raw": self.target_raw, "surcharges": self.surcharges,
         }
         if self.past:
@@ -211,15 +213,15 @@ class _DayCalculator:
         source = self.source
         raw = _target_raw(source.target_rows, day)
         holiday = source.nonbusiness.get(day)
-        nonbusiness = 0.0 if holiday is None else (0.5 if holiday["half_day"] else 1.0)
-        available = (1.0 - nonbusiness) if raw else 0.0
-        absence = dict.fromkeys(_ABSENCE_FIELDS, 0.0)
+        nonbusiness = 0 if holiday is None else (0.5 if holiday["half_day"] else 1)
+        available = (1 - nonbusiness) if raw else 0
+        absence: dict[str, float] = dict.fromkeys(_ABSENCE_FIELDS, 0)
         reduction = 0
         for row in self.absence_days.get(day, []):
             if row["type"] == 3:
-                reduction += round(row.get("count_hours", 0.0) * 3600)
+                reduction += round((row.get("count_hours") or 0) * 3600)
             else:
-                share = 0.5 if row["count_days"] == 0.5 else 1.0
+                share = 0.5 if row["count_days"] == 0.5 else 1
                 absence[ABSENCE_KEYS[row["type"]]] = min(available, share)
         off = sum(value for key, value in absence.items() if key not in _WORKING_ABSENCES)
         past = day <= source.today

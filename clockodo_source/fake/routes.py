@@ -282,9 +282,12 @@ def _year(call: Call, low: int, high: int, default: int | None) -> int:
 
 
 def nonbusiness_days(call: Call) -> Wire:
+    """The days of the groups asked for (int, ``[]`` array or csv). Unasked, the API documents
+    no answer; the fake takes the awkward reading: the company-default group's days only."""
     year = _year(call, 2000, 2037, call.company.now.year)
-    rows = call.company.nonbusiness_days(year)
-    return {"data": ints("nonbusiness_group_id", "nonbusiness_group_id").apply(call, rows)}
+    groups = call.integers("nonbusiness_group_id")
+    company = call.company
+    return {"data": company.nonbusiness_days(year, groups or company.default_nonbusiness_groups())}
 
 
 def nonbusiness_day(call: Call) -> Wire:
@@ -387,6 +390,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/v3/holidaysCarry/{id}", item("holidays_carries", "data")),
     Route("/v2/nonbusinessDays", nonbusiness_days),
     Route("/v2/nonbusinessDays/{id}", nonbusiness_day),
+    Route("/v2/nonbusinessGroups", plain_list("nonbusiness_groups", "data")),
+    Route("/v2/nonbusinessGroups/{id}", item("nonbusiness_groups", "data")),
     Route("/v2/surchargeModels", plain_list("surcharge_models", "data"),
           feature="surcharge_models"),
     Route("/v2/surchargeModels/{id}", item("surcharge_models", "data"),
