@@ -5,6 +5,7 @@ Real `clockodo-pipeline` processes against the fake API's own rate limiter.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.limits import RateLimits
 from clockodo_source.fake.server import FakeClockodoServer
 from clockodo_source.ledger import RequestLedger
+from clockodo_source.ratelimit import RateLimiter
 from tests.helpers import API_KEY, API_USER
 from tests.test_reliability import cli
 
@@ -58,7 +60,7 @@ def test_back_to_back_runs_start_inside_the_budget(small: FakeClockodoServer,
                                                    tmp_path: Path) -> None:
     """A run right after another of the same API user counts the requests the first spent:
     it waits (and says so) instead of running into the 429s the first one caused."""
-    budget = (30, 12.0)
+    budget = (30, 20.0)
     small.limits = RateLimits(budgets=[budget], entries_enhanced=None)
     env = {"SOURCES__CLOCKODO__RATE_BUDGETS": f"[[{budget[0]}, {budget[1]}]]"}
     first = cli(["run"], tmp_path, small, **env)
@@ -72,8 +74,25 @@ def test_back_to_back_runs_start_inside_the_budget(small: FakeClockodoServer,
     requests, _, throttled, _ = _figures(second.stdout)
     assert throttled == 0 and small.budget_violations == 0
     assert requests + spent > budget[0]
-    assert "recent runs' requests): waiting" in second.stderr
     assert time.monotonic() - began >= 1.0
+
+
+def test_a_limiter_starts_from_the_ledger_and_announces_its_wait(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Three requests answered half a second ago by another process fill a budget of three per
+    two seconds: the next request waits about a second and a half, and says so."""
+    ledger = RequestLedger(tmp_path / "requests", horizon=2.0)
+    for _ in range(3):
+        ledger.record(time.time() - 0.5)
+    caplog.set_level(logging.INFO, logger="clockodo_source")
+    limiter = RateLimiter([(3, 2.0)], ledger=ledger)
+    waited = limiter.acquire()
+    limiter.release()
+    assert 1.2 <= waited <= 2.0
+    assert [record.message for record in caplog.records] == [
+        "rate budget of 3 requests per 2s spent (this run's and recent runs' requests): "
+        "waiting 1.5s"]
+    assert len(ledger.recent()) == 1  # the three expired, the new answer is in
 
 
 def test_the_ledger_keeps_only_its_horizon(tmp_path: Path) -> None:
