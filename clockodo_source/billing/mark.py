@@ -63,8 +63,8 @@ class MarkBilled:
         lines = [
             f"mark-billed {'dry run' if self.status == DRY_RUN else self.status}: "
             f"{selected.customer_name}, {selected.selection.describe()}",
-            f"warehouse: {len(selected.entries)} unbilled entries, {selected.hours:,.2f} h, "
-            f"value {selected.value:,.2f}",
+            f"selected in the warehouse: {len(selected.entries)} unbilled entries, "
+            f"{selected.hours:,.2f} h, value {selected.value:,.2f}",
         ]
         if self.affected is not None:
             lines.append(f"Clockodo: {self.affected} entries to mark billed")
@@ -193,8 +193,8 @@ def _result(row: AuditRow, selected: Selected) -> MarkBilled:
 
 def _utc_days(selected: Selected) -> tuple[date, date]:
     """The UTC days `[start, end)` that hold the selection's instants."""
-    return selected.since.date(), (selected.until - timedelta(microseconds=1)).date() + \
-        timedelta(days=1)
+    last = (selected.until - timedelta(microseconds=1)).date()
+    return selected.since.date(), last + timedelta(days=1)
 
 
 def _reload_hint(selected: Selected) -> str:

@@ -66,8 +66,6 @@ def parse_selection(
 
     Raises ``ConfigurationError`` with one line naming the option and a valid example.
     """
-    if customer is None:
-        raise ConfigurationError("a customer is required: --customer ID, e.g. --customer 3001")
     if month is not None and (since is not None or until is not None):
         raise ConfigurationError("give either --month (e.g. 2026-03) or --since and --until "
                                  "(e.g. --since 2026-03-01 --until 2026-04-01), not both")
@@ -75,7 +73,8 @@ def parse_selection(
         filters = parse_filters(month=month, customer=customer, project=project)
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
-    assert filters.customer is not None
+    if filters.customer is None:
+        raise ConfigurationError("a customer is required: --customer ID, e.g. --customer 3001")
     if filters.since is not None and filters.until is not None:
         first, end = filters.since, filters.until
     elif since is not None and until is not None:
@@ -141,10 +140,13 @@ def read_selection(pipeline: dlt.Pipeline, selection: Selection,
     """The selected entries and names from the pipeline's dataset (DuckDB or PostgreSQL)."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     since, until = selection.instants(moment)
-    ctx_dialect = dialect_for(pipeline)
+    try:
+        dialect = dialect_for(pipeline)
+    except ValueError as exc:
+        raise ConfigurationError(f"billing reads the destination with SQL: {exc}") from None
     try:
         with pipeline.sql_client() as client:
-            ctx = SqlContext(ctx_dialect, client.make_qualified_table_name, moment)
+            ctx = SqlContext(dialect, client.make_qualified_table_name, moment)
             customer = _rows(client, f"SELECT name FROM {ctx.table('customers')} WHERE id = "
                                      f"{selection.customer}")
             names = {table: _names(client, ctx.table(table)) for table in _NAMED}
