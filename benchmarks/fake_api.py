@@ -48,12 +48,13 @@ class PreparedServer(FakeClockodoServer):
         self.misses = 0
         self._misses_lock = threading.Lock()
 
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], user: str) -> Reply:
+    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], user: str,
+                  body: bytes) -> Reply:
         key = (method, path, tuple(sorted((name, tuple(values)) for name, values in query.items())))
         body = self.bodies.get(key)
         if body is not None:
             return Reply(200, body)
-        reply = super()._dispatch(method, path, query, user)
+        reply = super()._dispatch(method, path, query, user, body)
         self.bodies[key] = reply.body
         with self._misses_lock:
             self.misses += 1

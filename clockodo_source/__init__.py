@@ -1,7 +1,8 @@
 """A dlt source for the Clockodo time tracking API.
 
 `clockodo_source()` reads credentials and options from dlt config (`[sources.clockodo]` in
-`.dlt/config.toml` / `secrets.toml`, or `SOURCES__CLOCKODO__<NAME>` env vars).
+`.dlt/config.toml` / `secrets.toml`, or `SOURCES__CLOCKODO__<NAME>` env vars);
+`clockodo_client()` gives the same configuration's API client for calls outside a load.
 """
 
 from __future__ import annotations
@@ -9,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dlt
+from dlt.common.configuration import with_config
 from dlt.extract.resource import DltResource
 
 from clockodo_source.client import ClientSettings, ClockodoClient
-from clockodo_source.options import SourceOptions
+from clockodo_source.options import ClientOptions, SourceOptions
 from clockodo_source.resources import Context, build_resources
 from clockodo_source.settings import DEFAULT_BASE_URL, DEFAULT_FUTURE_DAYS, DEFAULT_LOOKBACK_DAYS
-from clockodo_source.stats import SourceStats, track
+from clockodo_source.stats import RequestStats, SourceStats, track
 
-__all__ = ["clockodo_source"]
+__all__ = ["clockodo_client", "clockodo_source"]
 
 
 @dlt.source(name="clockodo")
@@ -40,6 +42,7 @@ def clockodo_source(
     timeout_seconds: float = 60.0,
     rate_budgets: Sequence[Sequence[float]] | None = None,
     entries_text_budget: Sequence[float] | None = None,
+    entrygroups_budget: Sequence[float] | None = None,
     backfill: str | None = None,
     strict: bool = False,
 ) -> list[DltResource]:
@@ -49,7 +52,8 @@ def clockodo_source(
     `end_date` reads the fixed window `[start_date, end_date)` without moving incremental state;
     `enhanced_list=False` drops entry texts, names and revenue to escape the 300 requests per
     15 minutes budget Clockodo puts on enhanced entry lists (`entries_text_budget`; like the
-    global `rate_budgets` it can be set for other plans or a local API); `backfill`
+    global `rate_budgets` it can be set for other plans or a local API; `entrygroups_budget`
+    is the one of billing's writes, validated here with the rest); `backfill`
     ("start/end/window") marks a fixed window as part of a windowed backfill, so its progress
     is checkpointed;
     `strict=True` fails on a table the API user may not read instead of skipping it.
@@ -68,21 +72,58 @@ def clockodo_source(
         concurrency=concurrency,
         rate_budgets=rate_budgets,
         entries_text_budget=entries_text_budget,
+        entrygroups_budget=entrygroups_budget,
         backfill=backfill,
     )
+    stats = track(SourceStats())
+    client = _connect(api_user, api_key, options.client, timeout_seconds, max_attempts,
+                      backoff_seconds, retry_after_floor_seconds, stats.requests)
+    context = Context(client, options.scan, stats, enhanced_list, concurrency, strict)
+    return build_resources(context)
+
+
+@with_config(sections=("sources", "clockodo"))
+def clockodo_client(
+    api_user: str = dlt.secrets.value,
+    api_key: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    external_application: str | None = None,
+    concurrency: int = 16,
+    max_attempts: int = 6,
+    backoff_seconds: float = 1.0,
+    retry_after_floor_seconds: float = 1.0,
+    timeout_seconds: float = 60.0,
+    rate_budgets: Sequence[Sequence[float]] | None = None,
+    entries_text_budget: Sequence[float] | None = None,
+    entrygroups_budget: Sequence[float] | None = None,
+) -> ClockodoClient:
+    """The API client a `clockodo_source()` of the same configuration talks through (same
+    credentials, headers, retries and budgets), for calls outside a load: billing's writes to
+    `/v2/entrygroups`. Close it when done (it is a context manager)."""
+    options = ClientOptions.validate(
+        api_user=api_user, api_key=api_key, base_url=base_url,
+        external_application=external_application, concurrency=concurrency,
+        rate_budgets=rate_budgets, entries_text_budget=entries_text_budget,
+        entrygroups_budget=entrygroups_budget,
+    )
+    return _connect(api_user, api_key, options, timeout_seconds, max_attempts, backoff_seconds,
+                    retry_after_floor_seconds)
+
+
+def _connect(
+    api_user: str, api_key: str, options: ClientOptions, timeout_seconds: float,
+    max_attempts: int, backoff_seconds: float, retry_after_floor_seconds: float,
+    stats: RequestStats | None = None,
+) -> ClockodoClient:
     settings = ClientSettings(
         timeout_seconds=timeout_seconds,
         max_attempts=max_attempts,
         backoff_seconds=backoff_seconds,
         retry_after_floor_seconds=retry_after_floor_seconds,
-        concurrency=concurrency,
+        concurrency=options.concurrency,
         budgets=options.budgets,
         entries_text_budget=options.entries_text_budget,
+        entrygroups_budget=options.entrygroups_budget,
     )
-    stats = track(SourceStats())
-    client = ClockodoClient(
-        options.base_url, api_user, api_key, options.external_application, settings,
-        stats=stats.requests,
-    )
-    context = Context(client, options.scan, stats, enhanced_list, concurrency, strict)
-    return build_resources(context)
+    return ClockodoClient(options.base_url, api_user, api_key, options.external_application,
+                          settings, stats=stats)

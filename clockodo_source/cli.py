@@ -23,6 +23,7 @@ from clockodo_source.analytics import (
     render_report,
     write_html_report,
 )
+from clockodo_source.app import billing as billing_commands
 from clockodo_source.destinations import held_open
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.memory import bound_allocators, bound_dlt_buffers
@@ -96,6 +97,16 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--team", help="team id")
     report.add_argument("--format", default="table", choices=FORMATS)
     report.add_argument("--output", help=f"where --format html writes (default {HTML_REPORT})")
+    selection = billing_commands.selection_options()
+    invoice = commands.add_parser("invoice", parents=[common, selection],
+                                  help="invoice lines of unbilled time, from the destination")
+    invoice.add_argument("--format", default="table", choices=billing_commands.FORMATS)
+    invoice.add_argument("--output", help="write to this file instead of printing")
+    mark = commands.add_parser("mark-billed", parents=[locked, selection],
+                               help="mark unbilled time billed in Clockodo (dry run by default)")
+    mark.add_argument("--apply", action="store_true", help="make the change (audited)")
+    mark.add_argument("--force", action="store_true",
+                      help="apply although Clockodo's count differs from the warehouse's")
     return parser
 
 
@@ -257,6 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 output = _backfill(args)
             elif args.command == "report":
                 output = _report(args)
+            elif args.command == "invoice":
+                output = billing_commands.invoice(args)
+            elif args.command == "mark-billed":
+                output = billing_commands.mark_billed(args)
             else:
                 output = _sync(args, **_source_args(args))[1]
     except KeyboardInterrupt:

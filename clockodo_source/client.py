@@ -1,7 +1,8 @@
 """The one HTTP client of a run: headers, paging, retries and rate budgets live here.
 
 Resources ask for a path of the entity catalog and get parsed pages back; they never build
-URLs, handle status codes or sleep themselves.
+URLs, handle status codes or sleep themselves. Writes (billing's entrygroups calls) go through
+the same headers, error folding and budgets; only a call that changes data is sent once.
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
-from clockodo_source.errors import ClockodoApiError, ClockodoNetworkError
+from clockodo_source.errors import ClockodoApiError, ClockodoNetworkError, WriteOutcomeUnknown
 from clockodo_source.ledger import RequestLedger
-from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENTRIES_TEXT_BUDGET, RateLimiter
+from clockodo_source.ratelimit import (
+    DEFAULT_BUDGETS,
+    ENTRIES_TEXT_BUDGET,
+    ENTRYGROUPS_BUDGET,
+    RateLimiter,
+)
 from clockodo_source.stats import RequestStats
 
 Params = Mapping[str, str | int | list[str] | list[int]]
@@ -36,6 +42,9 @@ T = TypeVar("T")
 logger = logging.getLogger("clockodo_source")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ENTRIES_PATH = "/v2/entries"
+ENTRYGROUPS_PATH = "/v2/entrygroups"
+#: failures that happen before a request leaves: even a call that changes data was not made
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass
@@ -50,6 +59,7 @@ class ClientSettings:
     concurrency: int = 16
     budgets: tuple[tuple[int, float], ...] = DEFAULT_BUDGETS
     entries_text_budget: tuple[int, float] | None = ENTRIES_TEXT_BUDGET
+    entrygroups_budget: tuple[int, float] = ENTRYGROUPS_BUDGET
 
 
 def json_rows(body: bytes, list_key: str) -> tuple[list[Row], Mapping[str, Any]]:
@@ -100,6 +110,8 @@ class ClockodoClient:
         budget = self.settings.entries_text_budget
         self._enhanced_limiter = (self._shared_limiter(api_user, "entries_text", [budget])
                                   if budget else None)
+        self._entrygroups_limiter = self._shared_limiter(
+            api_user, "entrygroups", [self.settings.entrygroups_budget])
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={
@@ -139,6 +151,8 @@ class ClockodoClient:
     def _limiters(self, path: str, params: Params) -> list[RateLimiter]:
         if self._enhanced_limiter and path == ENTRIES_PATH and params.get("enhanced_list"):
             return [self._limiter, self._enhanced_limiter]
+        if path == ENTRYGROUPS_PATH:
+            return [self._limiter, self._entrygroups_limiter]
         return [self._limiter]
 
     def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
@@ -158,9 +172,23 @@ class ClockodoClient:
     def fetch(self, path: str, params: Params | None, decode: Callable[[bytes], T]) -> T:
         """GET one API path, retrying what is worth retrying, and decode its body in this
         thread (so pages fetched in parallel are parsed in parallel too)."""
-        params = params or {}
-        attempts = max(self.settings.max_attempts, 1)
+        return self._send("GET", path, params or {}, None, decode, retry=True)
+
+    def put(self, path: str, body: Mapping[str, Any], *, retry: bool) -> Any:
+        """PUT a JSON body and return the parsed answer.
+
+        `retry=True` suits a call that changes nothing (the first phase of a two-phase write):
+        it is retried like a read. `retry=False` sends a call that changes data once: a retry
+        after a lost answer could apply it twice, so a timeout or a connection lost after
+        sending raises `WriteOutcomeUnknown` and any error answer is raised as it is.
+        """
+        return self._send("PUT", path, {}, orjson.dumps(body), orjson.loads, retry=retry)
+
+    def _send(self, method: str, path: str, params: Params, content: bytes | None,
+              decode: Callable[[bytes], T], *, retry: bool) -> T:
+        attempts = max(self.settings.max_attempts, 1) if retry else 1
         limiters = self._limiters(path, params)
+        headers = {"Content-Type": "application/json"} if content is not None else None
         for attempt in range(attempts):
             waited = sum(limiter.acquire() for limiter in limiters)
             if waited:
@@ -169,8 +197,14 @@ class ClockodoClient:
             response: httpx.Response | None = None
             try:
                 with self._in_flight:
-                    response = self._http.get(path, params=params)
+                    response = self._http.request(method, path, params=params, content=content,
+                                                  headers=headers)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if not retry and not isinstance(exc, NOT_SENT):
+                    raise WriteOutcomeUnknown(
+                        f"no answer from the Clockodo API at {self.base_url} ({method} {path}): "
+                        f"{type(exc).__name__}; the change may or may not have been applied"
+                    ) from None
                 if attempt + 1 >= attempts:
                     raise ClockodoNetworkError(
                         f"could not reach the Clockodo API at {self.base_url} ({path}): "

@@ -30,3 +30,12 @@ class ClockodoApiError(ClockodoError):
 
 class ClockodoNetworkError(ClockodoError):
     """The API could not be reached at all (DNS, refused connection, repeated timeouts)."""
+
+
+class WriteOutcomeUnknown(ClockodoNetworkError):
+    """A call that changes data was sent but no answer came back: it may or may not have been
+    applied, so it is never retried blindly; reading the data again tells."""
+
+
+class BillingError(ClockodoError):
+    """A billing write that was refused or failed (and audited): what happened, what to do."""

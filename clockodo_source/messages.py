@@ -5,6 +5,7 @@ from __future__ import annotations
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from clockodo_source.errors import (
+    BillingError,
     ClockodoApiError,
     ClockodoError,
     ClockodoNetworkError,
@@ -61,7 +62,7 @@ def describe_failure(exc: BaseException) -> str:
         return f"missing configuration ({missing}): set {_CREDENTIALS}"
     if isinstance(cause, ClockodoApiError):
         return _api_message(cause)
-    if isinstance(cause, ConfigurationError | ClockodoNetworkError):
+    if isinstance(cause, ConfigurationError | ClockodoNetworkError | BillingError):
         return str(cause)
     first_line = (str(cause).strip().splitlines() or ["unexpected failure"])[0]
     return f"{type(cause).__name__}: {first_line} (rerun with --verbose for details)"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from clockodo_source.errors import ConfigurationError
-from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENTRIES_TEXT_BUDGET
+from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENTRIES_TEXT_BUDGET, ENTRYGROUPS_BUDGET
 from clockodo_source.scan import BackfillPlan, ScanOptions
 from clockodo_source.settings import EXTERNAL_APPLICATION_MAX
 from clockodo_source.windows import WINDOW_UNITS
@@ -43,12 +43,63 @@ def _non_negative(value: int, name: str, example: str) -> int:
 
 
 @dataclass(frozen=True)
-class SourceOptions:
+class ClientOptions:
+    """How to talk to Clockodo: shared by the source's client and billing's writes."""
+
     base_url: str
     external_application: str
+    concurrency: int
     budgets: tuple[tuple[int, float], ...]
     #: the budget of entry lists with texts (`enhanced_list`), on top of `budgets`
     entries_text_budget: tuple[int, float]
+    #: the budget of `/v2/entrygroups` (billing's writes), on top of `budgets`
+    entrygroups_budget: tuple[int, float]
+
+    @classmethod
+    def validate(
+        cls,
+        *,
+        api_user: str,
+        api_key: str,
+        base_url: str,
+        external_application: str | None,
+        concurrency: int,
+        rate_budgets: Sequence[Sequence[float]] | None,
+        entries_text_budget: Sequence[float] | None = None,
+        entrygroups_budget: Sequence[float] | None = None,
+    ) -> ClientOptions:
+        for name, value in (("api_user", api_user), ("api_key", api_key)):
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigurationError(
+                    f"{_key(name)} is empty; set it in .dlt/secrets.toml, e.g. "
+                    f"{name} = \"{'you@example.com' if name == 'api_user' else 'your-api-key'}\""
+                )
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"{_key('base_url')} must be an http(s) URL (got {base_url!r}); "
+                "e.g. https://my.clockodo.com/api"
+            )
+        application = external_application or default_external_application(api_user)
+        if len(application) > EXTERNAL_APPLICATION_MAX:
+            raise ConfigurationError(
+                f"{_key('external_application')} is {len(application)} characters, Clockodo "
+                f"allows {EXTERNAL_APPLICATION_MAX}; e.g. 'acme-etl;it@acme.com'"
+            )
+        if not isinstance(concurrency, int) or not 1 <= concurrency <= 32:
+            raise ConfigurationError(
+                f"{_key('concurrency')} must be a whole number from 1 to 32 (got "
+                f"{concurrency!r}); e.g. 4"
+            )
+        return cls(
+            base_url.rstrip("/"), application, concurrency, rate_budgets_option(rate_budgets),
+            _budget_option(entries_text_budget, "entries_text_budget", ENTRIES_TEXT_BUDGET),
+            _budget_option(entrygroups_budget, "entrygroups_budget", ENTRYGROUPS_BUDGET),
+        )
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    client: ClientOptions
     scan: ScanOptions
 
     @classmethod
@@ -68,26 +119,16 @@ class SourceOptions:
         concurrency: int,
         rate_budgets: Sequence[Sequence[float]] | None,
         entries_text_budget: Sequence[float] | None = None,
+        entrygroups_budget: Sequence[float] | None = None,
         backfill: str | None = None,
         now: datetime | None = None,
     ) -> SourceOptions:
-        for name, value in (("api_user", api_user), ("api_key", api_key)):
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigurationError(
-                    f"{_key(name)} is empty; set it in .dlt/secrets.toml, e.g. "
-                    f"{name} = \"{'you@example.com' if name == 'api_user' else 'your-api-key'}\""
-                )
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(
-                f"{_key('base_url')} must be an http(s) URL (got {base_url!r}); "
-                "e.g. https://my.clockodo.com/api"
-            )
-        application = external_application or default_external_application(api_user)
-        if len(application) > EXTERNAL_APPLICATION_MAX:
-            raise ConfigurationError(
-                f"{_key('external_application')} is {len(application)} characters, Clockodo "
-                f"allows {EXTERNAL_APPLICATION_MAX}; e.g. 'acme-etl;it@acme.com'"
-            )
+        client = ClientOptions.validate(
+            api_user=api_user, api_key=api_key, base_url=base_url,
+            external_application=external_application, concurrency=concurrency,
+            rate_budgets=rate_budgets, entries_text_budget=entries_text_budget,
+            entrygroups_budget=entrygroups_budget,
+        )
         start = parse_date(start_date, _key("start_date"))
         end = parse_date(end_date, _key("end_date")) if end_date else None
         if end is not None and end <= start:
@@ -100,11 +141,6 @@ class SourceOptions:
                 f"{_key('window')} must be one of {', '.join(WINDOW_UNITS)} (got {window!r}); "
                 "e.g. month"
             )
-        if not isinstance(concurrency, int) or not 1 <= concurrency <= 32:
-            raise ConfigurationError(
-                f"{_key('concurrency')} must be a whole number from 1 to 32 (got "
-                f"{concurrency!r}); e.g. 4"
-            )
         moment = (now or datetime.now(UTC)).replace(microsecond=0)
         scan = ScanOptions(
             start_date=start,
@@ -116,8 +152,7 @@ class SourceOptions:
             now=moment,
             backfill=_backfill(backfill, end),
         )
-        return cls(base_url.rstrip("/"), application, rate_budgets_option(rate_budgets),
-                   entries_text_budget_option(entries_text_budget), scan)
+        return cls(client, scan)
 
 
 def default_external_application(api_user: str) -> str:
@@ -167,12 +202,18 @@ def rate_budgets_option(value: Sequence[Sequence[float]] | None) -> tuple[tuple[
 
 def entries_text_budget_option(value: Sequence[float] | None) -> tuple[int, float]:
     """`entries_text_budget`: Clockodo's budget of entry lists with texts unless configured."""
+    return _budget_option(value, "entries_text_budget", ENTRIES_TEXT_BUDGET)
+
+
+def _budget_option(value: Sequence[float] | None, name: str, default: tuple[int, float]
+                   ) -> tuple[int, float]:
+    """One [requests, seconds] budget of an endpoint; `default` (Clockodo's) unless set."""
     if value is None:
-        return ENTRIES_TEXT_BUDGET
+        return default
     budgets = _pairs([value]) if isinstance(value, Sequence) and len(value) == 2 else ()
     if not budgets:
         raise ConfigurationError(
-            f"{_key('entries_text_budget')} must be one [requests, seconds] pair; "
-            "e.g. [300, 900]"
+            f"{_key(name)} must be one [requests, seconds] pair; "
+            f"e.g. [{default[0]}, {default[1]:g}]"
         )
     return budgets[0]

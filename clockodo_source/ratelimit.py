@@ -29,6 +29,8 @@ DEFAULT_BUDGETS: tuple[tuple[int, float], ...] = (
 )
 #: Extra budget of /v2/entries with enhanced_list=1 (entry lists with texts).
 ENTRIES_TEXT_BUDGET: tuple[int, float] = (300, 900.0)
+#: Extra budget of /v2/entrygroups (reads and the two-phase writes alike).
+ENTRYGROUPS_BUDGET: tuple[int, float] = (10, 60.0)
 
 #: a long wait on a binding budget is announced at most this often
 ANNOUNCE_SECONDS = 10.0

@@ -181,7 +181,7 @@ def _options(**overrides: object) -> SourceOptions:
     ("x" * 40 + "@example.com", ";" + ("x" * 40 + "@example.com")[:49]),
 ])
 def test_default_external_application_keeps_the_email(email: str, expected: str) -> None:
-    application = _options(api_user=email).external_application
+    application = _options(api_user=email).client.external_application
     assert application == expected
     assert len(application) <= 50
 

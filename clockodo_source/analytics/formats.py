@@ -57,7 +57,13 @@ def table_columns(report: Report) -> list[Column]:
 
 
 def to_table(report: Report, filters: Filters, rows: Sequence[Row]) -> str:
-    columns = table_columns(report)
+    title = f"{report.title} (filters: {filters.describe()}; {len(rows)} rows)"
+    return text_table(title, report.columns, rows)
+
+
+def text_table(title: str, all_columns: Sequence[Column], rows: Sequence[Row]) -> str:
+    """A text table under ``title``, of the columns shown in tables (also for invoices)."""
+    columns = [column for column in all_columns if column.in_table]
     cells = [[_clip(display_value(c, row.get(c.key))) for c in columns] for row in rows]
     widths = [max([len(c.header), *(len(line[i]) for line in cells)])
               for i, c in enumerate(columns)]
@@ -67,19 +73,23 @@ def to_table(report: Report, filters: Filters, rows: Sequence[Row]) -> str:
                  for value, width, column in zip(values, widths, columns, strict=True)]
         return "  ".join(parts).rstrip()
 
-    title = f"{report.title} (filters: {filters.describe()}; {len(rows)} rows)"
     body = [line([c.header for c in columns]), line(["-" * w for w in widths])]
     body += [line(values) for values in cells] or ["(no rows)"]
     return "\n".join([title, *body]) + "\n"
 
 
 def to_csv(report: Report, rows: Sequence[Row]) -> str:
+    return csv_table(report.columns, rows)
+
+
+def csv_table(columns: Sequence[Column], rows: Sequence[Row]) -> str:
+    """CSV of ``rows`` with a header of column keys (also for invoices)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([column.key for column in report.columns])
+    writer.writerow([column.key for column in columns])
     for row in rows:
         writer.writerow(["" if (value := plain_value(c, row.get(c.key))) is None else value
-                         for c in report.columns])
+                         for c in columns])
     return buffer.getvalue()
 
 

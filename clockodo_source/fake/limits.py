@@ -23,11 +23,14 @@ FaultKind = Literal["drop", "429", "500", "502"]
 class RateLimits:
     """Per-API-user budgets ``(max_requests, window_seconds)`` as documented by Clockodo.
 
-    ``entries_enhanced`` is the extra budget of ``/v2/entries`` with a truthy ``enhanced_list``.
+    ``entries_enhanced`` is the extra budget of ``/v2/entries`` with a truthy ``enhanced_list``;
+    ``entrygroups`` the extra budget of ``/v2/entrygroups``, counted per method ("10 / 1 min
+    each" for GET, PUT and DELETE).
     """
 
     budgets: list[tuple[int, float]] = field(default_factory=lambda: list(DEFAULT_BUDGETS))
     entries_enhanced: tuple[int, float] | None = (300, 900.0)
+    entrygroups: tuple[int, float] | None = (10, 60.0)
 
 
 class Limiter:
@@ -38,12 +41,16 @@ class Limiter:
         self._history: dict[tuple[str, str], list[float]] = {}
 
     def admit(
-        self, user: str, limits: RateLimits, enhanced_entries: bool, now: float
+        self, user: str, limits: RateLimits, enhanced_entries: bool, now: float,
+        entrygroups_method: str | None = None,
     ) -> float | None:
-        """Record the request and return ``None``, or return seconds until it would fit."""
+        """Record the request and return ``None``, or return seconds until it would fit.
+        ``entrygroups_method`` is the method of a request to ``/v2/entrygroups``."""
         scopes: list[tuple[str, list[tuple[int, float]]]] = [("all", limits.budgets)]
         if enhanced_entries and limits.entries_enhanced is not None:
             scopes.append(("entries_enhanced", [limits.entries_enhanced]))
+        if entrygroups_method and limits.entrygroups is not None:
+            scopes.append((f"entrygroups {entrygroups_method}", [limits.entrygroups]))
         with self._lock:
             waits = [_wait(self._times(user, scope, budgets, now), budgets, now)
                      for scope, budgets in scopes]

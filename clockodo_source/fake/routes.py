@@ -10,10 +10,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .company import FakeCompany
 from .wire import Wire, parse_wire_date, parse_wire_dt
+
+if TYPE_CHECKING:
+    from .entrygroups import EntryGroupWrites
 
 SIMPLE = "simple"
 """``{"error": {...}}`` — the shape of ``/v2/entries*``."""
@@ -47,12 +50,16 @@ def not_found() -> ApiError:
 
 @dataclass(frozen=True)
 class Call:
-    """One authenticated GET: path parameters, query and who asks."""
+    """One authenticated request: path parameters, query and who asks (writes also carry
+    their method, body and the server's two-phase write state)."""
 
     company: FakeCompany
     params: Params
     path_args: tuple[str, ...]
     api_user: str
+    method: str = "GET"
+    body: bytes = b""
+    entrygroups: EntryGroupWrites | None = None
 
     def one(self, name: str) -> str | None:
         """Last non-empty value of a parameter (empty values count as absent, like the SDK)."""
@@ -332,16 +339,25 @@ def access_customers_projects(call: Call) -> Wire:
         raise not_found() from None
 
 
+def entrygroup_writes(call: Call) -> Wire:
+    """``PUT``/``DELETE /v2/entrygroups``, the two-phase writes (their module builds on this
+    one, so it is imported when first called)."""
+    from .entrygroups import entrygroups
+
+    return entrygroups(call)
+
+
 # -------------------------------------------------------------------- table
 
 @dataclass(frozen=True)
 class Route:
-    """A GET route; ``{id}`` matches digits. ``feature`` names a switch that can remove it."""
+    """A route; ``{id}`` matches digits. ``feature`` names a switch that can remove it."""
 
     template: str
     handler: Handler
     style: str = GENERAL
     feature: str | None = None
+    methods: tuple[str, ...] = ("GET",)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -400,6 +416,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/v2/surcharges/{id}", item("surcharge_models", "surcharge")),
     Route("/userreports", user_reports),
     Route("/userreports/{id}", user_report),
+    Route("/v2/entrygroups", entrygroup_writes, SIMPLE, methods=("PUT", "DELETE")),
 )
 
 LEGACY_ROUTES: tuple[str, ...] = (
@@ -443,4 +460,6 @@ class Router:
 
 def style_of(path: str) -> str:
     """Error shape of the endpoint family a path belongs to."""
-    return SIMPLE if path == "/v2/entries" or path.startswith("/v2/entries/") else GENERAL
+    if path in ("/v2/entries", "/v2/entrygroups") or path.startswith("/v2/entries/"):
+        return SIMPLE
+    return GENERAL

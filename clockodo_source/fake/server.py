@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from .company import FakeCompany
+from .entrygroups import EntryGroupWrites
 from .limits import Faults, Limiter, RateLimits, retry_after_header
 from .routes import GENERAL, ApiError, Call, Router, style_of
 
@@ -68,6 +69,8 @@ class FakeClockodoServer:
         #: paths (without /api) that answer with this status, e.g. 403 for a user lacking
         #: rights or 410 for a route removed upstream
         self.forced_status: dict[str, int] = {}
+        #: the two-phase writes of /v2/entrygroups: their log and switches for tests
+        self.entrygroups = EntryGroupWrites()
         self._limits = RateLimits()
         self._limiter = Limiter()
         self.requests: list[RequestRecord] = []
@@ -124,7 +127,8 @@ class FakeClockodoServer:
 
     # ------------------------------------------------------------ pipeline
 
-    def respond(self, method: str, target: str, headers: dict[str, str]) -> Reply | None:
+    def respond(self, method: str, target: str, headers: dict[str, str],
+                body: bytes = b"") -> Reply | None:
         """Answer one request (``headers`` with lower-case names); also logs it."""
         received = time.time()
         parts = urlsplit(target)
@@ -133,13 +137,13 @@ class FakeClockodoServer:
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
             query.setdefault(key, []).append(value)
         user = self._authenticated_user(headers)
-        reply = self._reply(method, parts.path, path, query, headers, user)
+        reply = self._reply(method, parts.path, path, query, headers, user, body)
         status = reply.status if reply else 0
         self._log(RequestRecord(method, path, query, status, time.time(), user, received))
         return reply
 
     def _reply(self, method: str, full_path: str, path: str, query: dict[str, list[str]],
-               headers: dict[str, str], user: str | None) -> Reply | None:
+               headers: dict[str, str], user: str | None, body: bytes) -> Reply | None:
         faults = self.faults
         if faults.latency and faults.applies(path):
             time.sleep(faults.latency)
@@ -151,9 +155,9 @@ class FakeClockodoServer:
             if not full_path.startswith("/api/"):
                 raise ApiError(404, "The requested route could not be found.", "RouteNotFound")
             known_user = self._check_access(headers, user)
-            self._check_budget(known_user, path, query)
+            self._check_budget(known_user, method, path, query)
             self._check_forced(path)
-            return self._dispatch(method, path, query, known_user)
+            return self._dispatch(method, path, query, known_user, body)
         except ApiError as error:
             return Reply(error.status, orjson.dumps(error.body(style)),
                          retry_after=error.retry_after)
@@ -191,10 +195,12 @@ class FakeClockodoServer:
                            "InvalidExternalApplication", ["X-Clockodo-External-Application"])
         return user
 
-    def _check_budget(self, user: str, path: str, query: dict[str, list[str]]) -> None:
+    def _check_budget(self, user: str, method: str, path: str,
+                      query: dict[str, list[str]]) -> None:
         enhanced = path == "/v2/entries" and query.get("enhanced_list", [""])[-1].lower() in (
             "1", "true")
-        wait = self._limiter.admit(user, self.limits, enhanced, time.monotonic())
+        entrygroups = method if path == "/v2/entrygroups" else None
+        wait = self._limiter.admit(user, self.limits, enhanced, time.monotonic(), entrygroups)
         if wait is not None:
             with self._log_lock:
                 self.budget_violations += 1
@@ -207,15 +213,16 @@ class FakeClockodoServer:
             message, kind = _FORCED.get(status, (f"Forced status {status}", "Forced"))
             raise ApiError(status, message, kind)
 
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], user: str) -> Reply:
+    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], user: str,
+                  body: bytes) -> Reply:
         match = self._router.resolve(path)
-        if method != "GET":
+        if method not in match.route.methods:
             raise ApiError(405, "Method not allowed", "MethodNotAllowed")
         params: dict[str, list[str]] = {}
         for key, values in query.items():
             params.setdefault(key.removesuffix("[]"), []).extend(values)
-        body = match.route.handler(Call(self.company, params, match.args, user))
-        return Reply(200, orjson.dumps(body))
+        call = Call(self.company, params, match.args, user, method, body, self.entrygroups)
+        return Reply(200, orjson.dumps(match.route.handler(call)))
 
     def _log(self, record: RequestRecord) -> None:
         with self._log_lock:
@@ -276,10 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
-        reply = self.server.app.respond(method, self.path, headers)
+        reply = self.server.app.respond(method, self.path, headers, body)
         if reply is None:
             self.close_connection = True
             return

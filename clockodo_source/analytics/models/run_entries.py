@@ -21,19 +21,35 @@ INPUTS = {
 }
 
 
+def entry_seconds(ctx: SqlContext, e: str = "e") -> str:
+    """SQL of the seconds a time entry of table alias ``e`` counts at the run (running ones
+    up to the run; null for lump sums)."""
+    d = ctx.dialect
+    return f"""CASE
+            WHEN {e}.type <> 1 THEN NULL
+            WHEN {e}.time_until IS NULL THEN {d.seconds(f"{e}.time_since", ctx.now_sql)}
+            ELSE {d.to_float(
+                f"COALESCE({e}.duration, {d.seconds(f'{e}.time_since', f'{e}.time_until')})")}
+        END"""
+
+
+def entry_value(seconds: str) -> str:
+    """SQL of an entry's value from its columns and its ``seconds`` (see the module doc)."""
+    return f"""COALESCE(revenue, CASE type
+            WHEN 1 THEN hourly_rate * {seconds} / 3600
+            WHEN 2 THEN lumpsum
+            WHEN 3 THEN lumpsum_services_amount * lumpsum_services_price
+        END)"""
+
+
 def run_entries(ctx: SqlContext) -> str:
     """``timed_entries`` and ``run_entries`` CTE definitions (without the leading WITH)."""
     d = ctx.dialect
-    seconds = f"""CASE
-            WHEN e.type <> 1 THEN NULL
-            WHEN e.time_until IS NULL THEN {d.seconds("e.time_since", ctx.now_sql)}
-            ELSE {d.to_float(f"COALESCE(e.duration, {d.seconds('e.time_since', 'e.time_until')})")}
-        END"""
     return f"""timed_entries AS (
     SELECT
         e.type, e.customers_id, e.projects_id, e.users_id, e.billable,
         {d.utc_day("e.time_since")} AS entry_date,
-        {seconds} AS entry_seconds,
+        {entry_seconds(ctx)} AS entry_seconds,
         e.revenue, e.hourly_rate, e.lumpsum,
         e.lumpsum_services_amount, e.lumpsum_services_price
     FROM {ctx.table("entries")} AS e
@@ -45,10 +61,6 @@ run_entries AS (
         {d.month_of("entry_date")} AS entry_month,
         {d.week_of("entry_date")} AS entry_week,
         entry_seconds / 3600 AS entry_hours,
-        COALESCE(revenue, CASE type
-            WHEN 1 THEN hourly_rate * entry_seconds / 3600
-            WHEN 2 THEN lumpsum
-            WHEN 3 THEN lumpsum_services_amount * lumpsum_services_price
-        END) AS entry_value
+        {entry_value("entry_seconds")} AS entry_value
     FROM timed_entries
 )"""
