@@ -28,6 +28,7 @@ import pytest
 
 from clockodo_source import clockodo_source
 from clockodo_source.alerts import Thresholds, check, evaluate, notify_urls
+from clockodo_source.alerts.notify import deliver
 from clockodo_source.analytics import build_models, write_html_report
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
@@ -199,17 +200,18 @@ def world(make_pipeline: Callable[[], dlt.Pipeline]) -> Iterator[World]:
 
 
 class Receiver:
-    """A webhook on loopback that records the JSON body of every POST."""
+    """A webhook on loopback that records the JSON body of every POST; it answers with
+    ``statuses`` first, then 200."""
 
-    def __init__(self) -> None:
+    def __init__(self, statuses: tuple[int, ...] = ()) -> None:
         self.posts: list[dict[str, Any]] = []
-        posts = self.posts
+        posts, answers = self.posts, list(statuses)
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 posts.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
+                self.send_response(answers.pop(0) if answers else 200)
                 self.end_headers()
                 self.wfile.write(b"ok")
 
@@ -326,9 +328,11 @@ def test_webhooks_get_new_changed_and_resolved_alerts_once(world: World) -> None
         assert text[0].startswith(f"Clockodo alerts for {PIPELINE} (dataset ")
         assert text[1].startswith(":red_circle: Budget · ")  # most severe first
         assert first.failures == [] and first.status == 2
+        assert first.notified is not None and first.notified.resolved == []
+        assert {alert.key for alert in first.notified.raised} == set(expected)
 
         second = check(pipeline, notify=[hook.url], thresholds=limits, now=company.now)
-        assert len(hook.posts) == 1  # nothing new: nothing sent
+        assert len(hook.posts) == 1 and second.notified is None  # nothing new: nothing sent
         assert [a.first_seen for a in second.evaluation.alerts] == \
                [a.first_seen for a in first.evaluation.alerts]
 
@@ -379,7 +383,7 @@ def test_exit_statuses_and_bad_input_on_the_command_line(tmp_path: Path) -> None
                "SOURCES__CLOCKODO__START_DATE": first_entry_day(company).isoformat()}
 
         nothing = cli("alerts", cwd=tmp_path, env=env)
-        assert nothing.returncode == 3 and "run it first" in nothing.stderr
+        assert nothing.returncode == 3 and "run the pipeline first" in nothing.stderr
 
         refused = cli("run", "--alerts", "--notify", "ftp://hooks.example/T0/B0/secret",
                       cwd=tmp_path, env=env)
@@ -438,3 +442,18 @@ def test_bad_alert_settings_are_refused_naming_the_key(monkeypatch: pytest.Monke
     monkeypatch.setenv("ALERTS__NOTIFY", "mailto:ops@example.com")
     with pytest.raises(ConfigurationError, match=r"alerts\.notify .* must be an http\(s\) URL"):
         notify_urls()
+
+
+def test_a_webhook_is_retried_on_5xx_but_not_on_4xx() -> None:
+    body = {"text": "Clockodo alerts for test: 1 warning new or changed.", "alerts": [],
+            "resolved": []}
+    with Receiver(statuses=(503, 502)) as flaky:
+        assert deliver(flaky.url, body, backoff_seconds=0.01) is None
+        assert flaky.posts == [body] * 3
+    with Receiver(statuses=(503, 503, 503)) as down:
+        failure = deliver(down.url, body, backoff_seconds=0.01)
+        assert failure is not None and "failed after 3 attempt(s): HTTP 503" in failure
+    with Receiver(statuses=(404,)) as gone:
+        failure = deliver(gone.url, body, backoff_seconds=0.01)
+        assert failure is not None and "failed after 1 attempt(s): HTTP 404" in failure
+        assert len(gone.posts) == 1 and "T000" not in failure

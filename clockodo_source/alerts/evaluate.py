@@ -125,7 +125,10 @@ def _evaluate(pipeline: dlt.Pipeline, thresholds: Thresholds | None, now: dateti
     limits = thresholds or Thresholds.from_config()
     zone = configured_timezone()
     moment = as_utc(now or datetime.now(UTC))
-    dialect = dialect_for(pipeline)
+    try:
+        dialect = dialect_for(pipeline)
+    except ValueError as unsupported:
+        raise CannotEvaluate(f"alerts read SQL models: {unsupported}") from None
     wanted = {table for rule in RULES for table in rule.inputs}
     present = stored_columns(pipeline, {*wanted, *_MASTER_TABLES, LOADS_TABLE_NAME})
     if LOADS_TABLE_NAME not in present:
@@ -154,8 +157,8 @@ def _evaluate(pipeline: dlt.Pipeline, thresholds: Thresholds | None, now: dateti
 
 def _nothing_loaded(pipeline: dlt.Pipeline) -> CannotEvaluate:
     return CannotEvaluate(
-        f"no data loaded into dataset {pipeline.dataset_name} by pipeline "
-        f"{pipeline.pipeline_name} yet: run it first (clockodo-pipeline run)"
+        f"no Clockodo data loaded into dataset {pipeline.dataset_name} yet: run the pipeline "
+        "first (clockodo-pipeline run)"
     )
 
 

@@ -17,7 +17,7 @@ def find(ctx: RuleContext) -> list[Alert]:
     warn, crit = ctx.thresholds.budget_warn_pct, ctx.thresholds.budget_crit_pct
     rows = ctx.rows(f"""SELECT projects_id, customers_id, budget_kind, budget, used, used_pct
 FROM {ctx.table("project_budgets")}
-WHERE used_pct >= {warn!r}""")
+WHERE used_pct >= {min(warn, crit)!r}""")
     alerts = []
     for projects_id, customers_id, kind, budget, used, used_pct in rows:
         critical = used_pct >= crit
