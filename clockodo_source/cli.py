@@ -15,6 +15,7 @@ import dlt
 from dlt.extract.source import DltSource
 
 from clockodo_source import clockodo_source
+from clockodo_source.alerts import CANNOT_EVALUATE
 from clockodo_source.alerts import FORMATS as ALERT_FORMATS
 from clockodo_source.analytics import (
     FORMATS,
@@ -284,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             raise
         print(f"clockodo-pipeline: error: {describe_failure(exc)}", file=sys.stderr)
-        return 1
+        return CANNOT_EVALUATE if getattr(args, "alerts", False) else 1
     try:
         print(output)
     except BrokenPipeError:  # `| head` closed the pipe: not a failure of the run

@@ -387,7 +387,7 @@ def test_exit_statuses_and_bad_input_on_the_command_line(tmp_path: Path) -> None
 
         refused = cli("run", "--alerts", "--notify", "ftp://hooks.example/T0/B0/secret",
                       cwd=tmp_path, env=env)
-        assert refused.returncode == 1 and "--notify must be an http(s) URL" in refused.stderr
+        assert refused.returncode == 3 and "--notify must be an http(s) URL" in refused.stderr
         assert server.request_count() == 0 and "secret" not in refused.stderr
 
         loaded = cli("run", "--alerts", cwd=tmp_path, env=env)

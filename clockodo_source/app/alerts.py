@@ -3,8 +3,9 @@ tell the webhooks what changed, print the alerts and exit with the monitoring-pl
 that cron, systemd, CI and monitoring checks act on: 0 no alert, 1 warnings only, 2 a critical
 alert, 3 cannot evaluate (nothing loaded, destination unreachable, bad alert settings).
 
-`run --alerts` checks the alert settings before it loads anything; failures of the run itself
-keep the statuses of `run`, and after a successful load it exits as `alerts` does.
+`run --alerts` checks the alert settings before it loads anything and exits as `alerts` does:
+a run that fails (or bad alert settings) is 3, since nothing fresh could be evaluated; only a
+run refused because another one is in progress keeps its 75.
 """
 
 from __future__ import annotations
