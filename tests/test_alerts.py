@@ -78,9 +78,12 @@ def make_conditions(company: FakeCompany) -> int:
         company.add_entry(users_id=PUNCTUAL_USER, projects_id=NO_BUDGET_PROJECT,
                           customers_id=NO_BUDGET_CUSTOMER, time_since=since,
                           time_until=since + timedelta(hours=1))
-    carry = next(row for row in company.overtime_carries
-                 if row["users_id"] == OVERTIME_USER and row["year"] == company.now.year)
-    company.edit_master_row("overtime_carries", carry["id"], hours=OVERTIME_CARRY_HOURS)
+    # a new list, as the fake never changes a row in place (copy on write)
+    company.overtime_carries = [
+        {**row, "hours": OVERTIME_CARRY_HOURS}
+        if row["users_id"] == OVERTIME_USER and row["year"] == company.now.year else row
+        for row in company.overtime_carries
+    ]
     running = next(entry for entry in company.all_entries() if entry["time_until"] is None)
     company.edit_entry(running["id"], projects_id=NO_BUDGET_PROJECT,
                        customers_id=NO_BUDGET_CUSTOMER,

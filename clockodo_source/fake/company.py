@@ -389,14 +389,6 @@ class FakeCompany:
         rows[rows.index(old)] = new
         return dict(new)
 
-    def edit_master_row(self, name: str, row_id: int, **changes: Any) -> Wire:
-        """Change one row of a master-data list (see :data:`MASTER_DATA`), e.g. an overtime
-        carry's hours or a project's budget."""
-        if name not in MASTER_DATA:
-            raise KeyError(name)
-        with self._lock:
-            return self._replace(getattr(self, name), row_id, _coerce(changes))
-
 
 def _duration(wire: Wire) -> int | None:
     if wire.get("time_until") is None:
