@@ -15,6 +15,8 @@ import dlt
 from dlt.extract.source import DltSource
 
 from clockodo_source import clockodo_source
+from clockodo_source.alerts import CANNOT_EVALUATE
+from clockodo_source.alerts import FORMATS as ALERT_FORMATS
 from clockodo_source.analytics import (
     FORMATS,
     REPORT_NAMES,
@@ -24,6 +26,7 @@ from clockodo_source.analytics import (
     write_html_report,
 )
 from clockodo_source.app import billing as billing_commands
+from clockodo_source.app.alerts import alerts_after_run, alerts_command
 from clockodo_source.destinations import held_open
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.memory import bound_allocators, bound_dlt_buffers
@@ -72,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", parents=[locked], help="incremental sync")
     run.add_argument("--start-date", help="earliest entry date on a first run (YYYY-MM-DD)")
+    run.add_argument("--alerts", action="store_true", help="evaluate alerts after the load")
+    run.add_argument("--notify", action="append", metavar="URL", help="webhook for --alerts")
     backfill = commands.add_parser(
         "backfill", parents=[locked], help="load a historical range in windows, resumable"
     )
@@ -107,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     mark.add_argument("--apply", action="store_true", help="make the change (audited)")
     mark.add_argument("--force", action="store_true",
                       help="apply although Clockodo's count differs from the warehouse's")
+    alerts = commands.add_parser(
+        "alerts", parents=[common], help="evaluate alerts; exit 0 none, 1 warnings, 2 critical"
+    )
+    alerts.add_argument("--format", default="table", choices=ALERT_FORMATS)
+    alerts.add_argument("--notify", action="append", metavar="URL",
+                        help="POST new, changed and resolved alerts to this webhook")
     return parser
 
 
@@ -258,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bound_allocators()
     bound_dlt_buffers()
     _log_to_stderr(args.verbose)
+    if args.command == "alerts":
+        return alerts_command(args)
     try:
         with _locked(args):
             if args.command == "demo":
@@ -273,7 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif args.command == "mark-billed":
                 output = billing_commands.mark_billed(args)
             else:
-                output = _sync(args, **_source_args(args))[1]
+                after = alerts_after_run(args)  # run --alerts: its settings checked first
+                pipeline, output = _sync(args, **_source_args(args))
+                if after is not None:
+                    return after(pipeline, output)
     except KeyboardInterrupt:
         print("clockodo-pipeline: interrupted; the next run resumes", file=sys.stderr)
         return 130
@@ -284,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             raise
         print(f"clockodo-pipeline: error: {describe_failure(exc)}", file=sys.stderr)
-        return 1
+        return CANNOT_EVALUATE if getattr(args, "alerts", False) else 1
     try:
         print(output)
     except BrokenPipeError:  # `| head` closed the pipe: not a failure of the run

@@ -36,7 +36,7 @@ from clockodo_source.rows import (
     format_timestamp,
     tombstones,
 )
-from clockodo_source.scan import CURSOR, DAY_DIGESTS, DIGESTS, ScanOptions
+from clockodo_source.scan import CURSOR, DAY_DIGESTS, DIGESTS, SKIPPED_TABLES, ScanOptions
 from clockodo_source.settings import DELETED_COLUMN, ENTITIES, Entity, EveryIdOf, Partition
 from clockodo_source.stats import SourceStats
 from clockodo_source.stored import StoredRows
@@ -204,11 +204,13 @@ def _forgiving(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]]
                ) -> Callable[[], Iterator[Any]]:
     """Skip a table the API user may not read (403) instead of failing the whole run, unless
     `strict`. A skipped table keeps what it holds: no tombstones, no state, and a replaced
-    table is switched to dlt's `skip` disposition so it is not emptied."""
+    table is switched to dlt's `skip` disposition so it is not emptied. The source state
+    remembers which tables the last run that read them skipped."""
 
     def guarded() -> Iterator[Any]:
         produced = False
         ctx.early.start()
+        skipped: dict[str, str] = dlt.current.source_state().setdefault(SKIPPED_TABLES, {})
         try:
             for item in fn():
                 produced = True
@@ -217,11 +219,13 @@ def _forgiving(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]]
             replace = entity.write_disposition == "replace"
             if exc.status != 403 or ctx.strict or (produced and replace):
                 raise
-            ctx.stats.skipped[entity.name] = exc.endpoint
+            ctx.stats.skipped[entity.name] = skipped[entity.name] = exc.endpoint
             logger.warning("skipped %s: the API user may not read %s (403)", entity.name,
                            exc.endpoint)
             if replace:
                 _skip(entity)
+        else:
+            skipped.pop(entity.name, None)
 
     return guarded
 

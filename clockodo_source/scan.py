@@ -29,6 +29,9 @@ CURSOR = "time_last_change_cursor"
 DIGESTS = "content_digests"
 #: per day the next incremental run re-reads, a hash of each row of that day as last written
 DAY_DIGESTS = "day_digests"
+#: in the source state, per table the last run that read it could not (403): table -> endpoint;
+#: stored with the load, so alerts can say which tables a run skipped
+SKIPPED_TABLES = "skipped_tables"
 
 
 @dataclass(frozen=True)

@@ -498,7 +498,8 @@ def test_every_report_in_table_csv_and_json(duckdb_loaded: Loaded,
         table = render_report(pipeline, name).splitlines()
         assert f"; {size} rows)" in table[0] and len(table) == size + 3
         page = _parse_html(render_report(pipeline, name, fmt="html"))
-        assert len(list(page.iter("tr"))) == size + 1  # the details table and its header
+        details = list(page.iter("table"))[-1]  # after the alerts at the top
+        assert len(list(details.iter("tr"))) == size + 1  # the details table and its header
     names = dict(query(pipeline, "SELECT id, name FROM {ds}.projects"))
     budgets = json.loads(render_report(pipeline, "budgets", fmt="json"))["rows"]
     for row in budgets:
@@ -575,11 +576,11 @@ def test_html_report_is_one_self_contained_page(duckdb_loaded: Loaded) -> None:
     page = render_report(duckdb_loaded.pipeline, "budgets", fmt="html", customer=3006)
     root = _parse_html(page)
     headings = [h.text for h in root.iter("h2")]
-    assert headings == ["Unbilled value by project", "Utilization", "Budget burn",
+    assert headings == ["Alerts", "Unbilled value by project", "Utilization", "Budget burn",
                         "Details: Project budgets"]
     assert len(list(root.iter("svg"))) == 4  # unbilled, person, team, budgets
     assert "Smith&#x27;s Bakery Ltd" in page and "Smith's Bakery" not in page  # escaped
-    (body,) = root.iter("tbody")
+    *_, body = root.iter("tbody")  # the last: the alerts table comes first
     assert [[cell.text for cell in row][:2] for row in body] == [
         ["App « Mobile » 2", "Smith's Bakery Ltd"]]  # the customer's one project with a budget
 
@@ -589,7 +590,8 @@ def test_write_html_report_applies_filters_per_section(duckdb_loaded: Loaded, tm
     path = write_html_report(duckdb_loaded.pipeline, tmp_path / "out" / "report.html",
                              month="2025-10", customer=3006)
     root = _parse_html(path.read_text(encoding="utf-8"))
-    summaries = [p.text or "" for p in root.iter("p") if p.get("class") == "summary"]
+    # the first summary is the alerts'
+    summaries = [p.text or "" for p in root.iter("p") if p.get("class") == "summary"][1:]
     value = sum(row["unbilled_value"] for key, row in want["unbilled_time"].items()
                 if key[0] == 3006 and key[3] == date(2025, 10, 1))
     assert summaries[0].startswith(f"2025-10: {value:,.2f} unbilled")

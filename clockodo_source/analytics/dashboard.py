@@ -1,4 +1,5 @@
-"""The HTML report: one self-contained page with unbilled value, utilization and budget burn.
+"""The HTML report: one self-contained page with alerts, unbilled value, utilization and
+budget burn.
 
 Each section applies the filters that make sense for it (a month to unbilled time and
 utilization, a customer to unbilled time and budgets, ...). A section whose model was not
@@ -21,6 +22,7 @@ from clockodo_source.analytics.data import ModelNotBuiltError, Row, report_rows
 from clockodo_source.analytics.filters import FILTER_NAMES, Filters
 from clockodo_source.analytics.formats import display_value, is_numeric, table_columns
 from clockodo_source.analytics.page import page
+from clockodo_source.errors import ClockodoError
 
 TOP_PROJECTS = 15
 
@@ -28,6 +30,7 @@ TOP_PROJECTS = 15
 def dashboard(pipeline: dlt.Pipeline, filters: Filters, details: Report | None = None) -> str:
     """The whole page; ``details`` appends that report's rows as a table."""
     sections = [
+        _alerts(pipeline),
         _section(pipeline, "unbilled", "Unbilled value by project", filters, _unbilled),
         _section(pipeline, "utilization", "Utilization", filters, _utilization),
         _section(pipeline, "budgets", "Budget burn", filters, _budgets),
@@ -37,6 +40,36 @@ def dashboard(pipeline: dlt.Pipeline, filters: Filters, details: Report | None =
                                  _details_of(details)))
     subtitle = f"Dataset {pipeline.dataset_name} · filters: {filters.describe()}"
     return page("Clockodo analytics", subtitle, sections)
+
+
+def _alerts(pipeline: dlt.Pipeline) -> str:
+    """What needs attention, first: the alerts at the configured thresholds (evaluated only:
+    the page records and notifies nothing), for the whole dataset whatever the filters."""
+    # the alert rules are built on these models: imported here, where the page needs them
+    from clockodo_source.alerts import evaluate, headline
+
+    try:
+        evaluation = evaluate(pipeline)
+    except ClockodoError as error:  # nothing loaded yet, or bad alert settings
+        return (f'<h2>Alerts</h2>\n<p class="summary">not available</p>\n'
+                f'<p class="empty">{escape(str(error))}.</p>')
+    head = "".join(f'<th class="text">{name}</th>'
+                   for name in ("severity", "rule", "subject", "message", "since"))
+    body = "".join(
+        f'<tr class="{escape(alert.severity)}">'
+        + "".join(f'<td class="text">{escape(text)}</td>' for text in (
+            alert.severity, alert.rule, alert.subject, alert.message,
+            "" if alert.first_seen is None
+            else f"{alert.first_seen.astimezone(evaluation.zone):%Y-%m-%d %H:%M}"))
+        + "</tr>"
+        for alert in evaluation.alerts
+    )
+    notes = "".join(f'\n<p class="note">Rule {escape(rule)} not evaluated: {escape(why)}.</p>'
+                    for rule, why in evaluation.unevaluated.items())
+    table = (f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+             if body else '<p class="empty">Nothing needs attention.</p>')
+    summary = f"{headline(evaluation)} · the whole dataset, whatever the filters"
+    return f'<h2>Alerts</h2>\n<p class="summary">{escape(summary)}</p>\n{table}{notes}'
 
 
 #: rows and the section's own filters -> (summary line, chart or table)

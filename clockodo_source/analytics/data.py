@@ -33,11 +33,11 @@ def report_rows(pipeline: dlt.Pipeline, report: Report, filters: Filters) -> lis
         sql = _query(client, report, filters, "users" in present)
         columns = report.model_columns
         rows = [dict(zip(columns, values, strict=True)) for values in client.execute_sql(sql) or []]
-        names = _names(client, present)
+        names = master_names(client, present)
     for row in rows:
         for name_column, (id_column, table) in NAME_COLUMNS.items():
             if id_column in row:
-                row[name_column] = _label(names.get(table, {}), row[id_column], name_column)
+                row[name_column] = label(names.get(table, {}), row[id_column], name_column)
     return _sorted(rows, report.order)
 
 
@@ -69,7 +69,9 @@ def _team_condition(client: SqlClientBase[Any], report: Report, team: int, users
            f"WHERE teams_id = {team})"
 
 
-def _names(client: SqlClientBase[Any], present: Mapping[str, Any]) -> dict[str, dict[int, str]]:
+def master_names(client: SqlClientBase[Any], present: Mapping[str, Any]
+                 ) -> dict[str, dict[int, str]]:
+    """Names by id of the master tables (customers, projects, users, teams) in ``present``."""
     found = {}
     for table in _MASTER_TABLES:
         if table in present:
@@ -78,7 +80,8 @@ def _names(client: SqlClientBase[Any], present: Mapping[str, Any]) -> dict[str, 
     return found
 
 
-def _label(names: Mapping[int, str], key: Any, column: str) -> str:
+def label(names: Mapping[int, str], key: Any, column: str) -> str:
+    """The name a person recognizes for an id; ``#id`` when the name is unknown."""
     if key is None:
         return f"(no {column})"
     return names.get(int(key), f"#{key}")

@@ -39,6 +39,8 @@ th, td { padding: 3px 8px; border-bottom: 1px solid #e4e7eb; }
 th { background: #f0f2f5; text-align: left; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .text { text-align: left; }
+tr.critical td:first-child { color: #d64545; font-weight: 600; }
+tr.warning td:first-child { color: #b7791f; font-weight: 600; }
 """
 
 

@@ -1,0 +1,95 @@
+"""`clockodo-pipeline alerts` and `run --alerts`: evaluate the alert rules on the destination,
+tell the webhooks what changed, print the alerts and exit with the monitoring-plugin statuses
+that cron, systemd, CI and monitoring checks act on: 0 no alert, 1 warnings only, 2 a critical
+alert, 3 cannot evaluate (nothing loaded, destination unreachable, bad alert settings).
+
+`run --alerts` checks the alert settings before it loads anything and exits as `alerts` does:
+a run that fails (or bad alert settings) is 3, since nothing fresh could be evaluated; only a
+run refused because another one is in progress keeps its 75.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+import dlt
+
+from clockodo_source.alerts import (
+    CANNOT_EVALUATE,
+    CannotEvaluate,
+    Outcome,
+    Thresholds,
+    check,
+    notify_urls,
+    render,
+)
+from clockodo_source.errors import ConfigurationError
+from clockodo_source.messages import describe_failure
+from clockodo_source.runner import make_pipeline
+
+AfterRun = Callable[[dlt.Pipeline, str], int]
+
+
+def alerts_command(args: argparse.Namespace) -> int:
+    """`alerts`: settings first (a bad webhook URL is refused before any request), then the
+    check on the dataset the options name."""
+    try:
+        urls = notify_urls(args.notify)
+        thresholds = Thresholds.from_config()
+        pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
+        outcome = check(pipeline, notify=urls, thresholds=thresholds)
+    except Exception as exc:
+        return _cannot_evaluate(exc, args.verbose)
+    return _show(outcome, args.format)
+
+
+def alerts_after_run(args: argparse.Namespace) -> AfterRun | None:
+    """For `run --alerts`: the step to call after the load, its settings checked now (before
+    the run makes a request); None without `--alerts`."""
+    if not getattr(args, "alerts", False):
+        if getattr(args, "notify", None):
+            raise ConfigurationError("--notify sends alerts: add --alerts to `run`")
+        return None
+    urls = notify_urls(args.notify)
+    thresholds = Thresholds.from_config()
+
+    def after(pipeline: dlt.Pipeline, summary: str) -> int:
+        _print(summary + "\n")
+        try:
+            outcome = check(pipeline, notify=urls, thresholds=thresholds)
+        except Exception as exc:
+            return _cannot_evaluate(exc, args.verbose)
+        return _show(outcome, "table")
+
+    return after
+
+
+def _show(outcome: Outcome, fmt: str) -> int:
+    """The alerts on stdout; rules left out and failed webhooks on stderr, one line each."""
+    notes: Sequence[str] = [
+        *(f"rule {rule} not evaluated: {why}"
+          for rule, why in outcome.evaluation.unevaluated.items()),
+        *outcome.failures,
+    ]
+    for note in notes:
+        print(f"clockodo-pipeline: {note}", file=sys.stderr)
+    _print(render(outcome.evaluation, fmt))
+    return outcome.status
+
+
+def _cannot_evaluate(exc: Exception, verbose: bool) -> int:
+    if verbose:
+        raise exc
+    reason = str(exc) if isinstance(exc, CannotEvaluate) else describe_failure(exc)
+    print(f"clockodo-pipeline: cannot evaluate alerts: {reason}", file=sys.stderr)
+    return CANNOT_EVALUATE
+
+
+def _print(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` closed the pipe: not a failure of the check
+        sys.stderr.close()
