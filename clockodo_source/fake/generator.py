@@ -34,6 +34,12 @@ TEXTS = [
     "Tests geschrieben\n- Unit\n- Integration", "Datenbank-Migration", "Schulung für Mitarbeitende",
     "Konzept überarbeitet", "Fehleranalyse 🐛", "Abstimmung mit Zoë & Jürgen",
     "Backslash \\ and tab\tcharacters", "Kick-off",
+    # what real accounts hold besides: empty texts (not null), CJK (with full-width marks),
+    # quotes of both kinds, texts that read like a null marker (SQL's NULL, PostgreSQL's \N),
+    # Windows line ends, surrounding blanks, a trailing backslash
+    "", "会议纪要\uff1a需求评审\uff08第二轮\uff09", "要件定義レビュー 🇯🇵",
+    "O'Brien's \"quick\" fix", "NULL", "Windows\r\nZeilenende",
+    "  Leerzeichen am Rand\t", "C:\\Projekte\\", "\\N",
 ]
 _LUMPSUM_VALUES = [25.0, 49.9, 80.5, 120.0, 250.0]
 _LUMPSUM_AMOUNTS = [0.5, 1.0, 2.0, 3.0, 5.0, 12.5, 42.0]
