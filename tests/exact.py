@@ -25,6 +25,7 @@ from typing import Any
 
 import dlt
 from dlt.common.libs.deltalake import get_delta_tables
+from dlt.common.schema import Schema
 
 from clockodo_source.fake.company import FakeCompany
 from clockodo_source.settings import ENTITIES, WORK_TIMES_START
@@ -61,12 +62,12 @@ NOT_SERVED: dict[str, dict[str, str]] = {
 }
 
 
-def wire_rows(company: FakeCompany) -> dict[str, list[Row]]:
-    """Every row the fake serves per table, as the source requests it (enhanced entry lists,
-    user reports of the catalog's type); more years and days than a scan reads, so the
-    expected keys choose among them."""
+def wire_rows(company: FakeCompany, start: date) -> dict[str, list[Row]]:
+    """Every row the fake serves per table to a full scan from `start`, as the source requests
+    it (enhanced entry lists, user reports of the catalog's type); the expected keys choose
+    among them (entries of the scanned range, absences of its years)."""
     now = company.now
-    years = range(first_entry_day(company).year - 1, now.year + 3)
+    years = range(start.year, now.year + 2)
     report_type = int(dict(ENTITIES["user_reports"].params).get("type", 0))
     rows: dict[str, list[Row]] = {
         table: company.master(name) for table, name in _LISTS.items()
@@ -79,13 +80,12 @@ def wire_rows(company: FakeCompany) -> dict[str, list[Row]]:
     rows["absences"] = company.master("absences")
     rows["work_times"] = [
         day for user in company.users
-        for day in company.work_time_days(user["id"], WORK_TIMES_START, now.date())
+        for day in company.work_time_days(user["id"], max(start, WORK_TIMES_START), now.date())
     ]
     rows["non_business_days"] = [row for year in years for row in company.nonbusiness_days(year)]
     # the API's report has no year: the source stores the one it asked for
     rows["user_reports"] = [
-        {**row, "year": year} for year in years if year <= now.year + 1
-        for row in company.user_reports(year, report_type)
+        {**row, "year": year} for year in years for row in company.user_reports(year, report_type)
     ]
     return rows
 
@@ -158,27 +158,30 @@ class Stored:
     rows: list[Row]
 
 
-def _schema_types(pipeline: dlt.Pipeline, table: str) -> tuple[str | None, dict[str, Any]]:
-    schema = pipeline.default_schema
+def _schema_types(schema: Schema, table: str) -> tuple[str | None, dict[str, Any]]:
     hints = schema.tables.get(table, {})
     columns = schema.get_table_columns(table) if table in schema.tables else {}
     return hints.get("parent"), {name: column.get("data_type") for name, column in columns.items()}
 
 
-def _sql_tables(pipeline: dlt.Pipeline) -> Iterator[tuple[str, list[str], list[tuple[Any, ...]]]]:
+def _sql_tables(pipeline: dlt.Pipeline, known: set[str]
+                ) -> Iterator[tuple[str, list[str], list[tuple[Any, ...]]]]:
     with pipeline.sql_client() as client:
         names = [row[0] for row in client.execute_sql(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
             pipeline.dataset_name)]
-        for name in sorted(set(names) & set(pipeline.default_schema.data_table_names())):
+        for name in sorted(set(names) & known):
             with client.execute_query(
                     f"SELECT * FROM {client.make_qualified_table_name(name)}") as cursor:
                 columns = [column[0] for column in cursor.description]
                 yield name, columns, list(cursor.fetchall())
 
 
-def _delta_tables(pipeline: dlt.Pipeline) -> Iterator[tuple[str, list[str], list[tuple[Any, ...]]]]:
+def _delta_tables(pipeline: dlt.Pipeline, known: set[str]
+                  ) -> Iterator[tuple[str, list[str], list[tuple[Any, ...]]]]:
     for name, table in sorted(get_delta_tables(pipeline).items()):
+        if name not in known:
+            continue
         data = table.to_pyarrow_table()
         yield name, data.column_names, [tuple(row.values()) for row in data.to_pylist()]
 
@@ -191,9 +194,10 @@ def stored_tables(pipeline: dlt.Pipeline) -> dict[str, Stored]:
         pipeline.sync_destination()
     reader = (_delta_tables if pipeline.destination.destination_name == "filesystem"
               else _sql_tables)
+    schema = pipeline.default_schema
     tables = {}
-    for name, columns, rows in reader(pipeline):
-        parent, types = _schema_types(pipeline, name)
+    for name, columns, rows in reader(pipeline, set(schema.data_table_names())):
+        parent, types = _schema_types(schema, name)
         typed = {column: types.get(column) for column in columns}
         tables[name] = Stored(name, parent, typed, [
             {column: stored_value(value, typed[column])
@@ -243,10 +247,9 @@ def _add(stored: Mapping[str, Stored], out: Flattened, table: str, wire: Mapping
 
     walk("", wire)
     out.fields.setdefault(table, set()).update(row)
-    types = columns
-    converted = {column: expected_value(value, types.get(column)) for column, value in row.items()}
+    converted = {name: expected_value(value, columns.get(name)) for name, value in row.items()}
     for column, value in row.items():
-        if types.get(column) == "text" and isinstance(value, str) and (
+        if columns.get(column) == "text" and isinstance(value, str) and (
                 _DATETIME.fullmatch(value) or _DATE.fullmatch(value)):
             out.problems.append(f"{table}.{column} holds the date/time {value!r} as text")
     table_rows = out.rows.setdefault(table, {})
@@ -274,7 +277,7 @@ def expected_rows(company: FakeCompany, stored: Mapping[str, Stored],
     start = start or first_entry_day(company)
     wanted = expected_keys(company, start)
     out = Flattened()
-    for table, rows in wire_rows(company).items():
+    for table, rows in wire_rows(company, start).items():
         types = stored[table].columns if table in stored else {}
         found: set[Key] = set()
         for wire in rows:
