@@ -91,6 +91,18 @@ def keep_values_exact(resource: DltResource, pipeline: dlt.Pipeline) -> None:
         resource.apply_hints(file_format=chosen)
 
 
+def _without_flattened_columns(resource: DltResource) -> None:
+    """Drop the declared columns of nested objects (`sum_absence__sick_self`) from a resource
+    that keeps nested values whole: its objects are JSON columns, and the declared ones would
+    stand empty beside them."""
+    columns = resource.columns
+    if not isinstance(columns, dict) or not any("__" in name for name in columns):
+        return
+    kept = {name: hints for name, hints in columns.items() if "__" not in name}
+    resource.apply_hints(columns={})
+    resource.apply_hints(columns=kept)
+
+
 def run_options(pipeline: dlt.Pipeline, source: DltSource) -> dict[str, Any]:
     """Arguments for `pipeline.run` that make `source` load correctly into its destination.
 
@@ -103,6 +115,7 @@ def run_options(pipeline: dlt.Pipeline, source: DltSource) -> dict[str, Any]:
         for resource in source.resources.values():
             if resource.write_disposition == "merge":
                 resource.max_table_nesting = 0
+                _without_flattened_columns(resource)
         return {"table_format": "delta"}
     chosen = _exact_format(pipeline.destination)
     if chosen is not None:
