@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import dlt
+from dlt.common.destination.client import WithStateSync
 from dlt.common.libs.deltalake import get_delta_tables
 from dlt.common.schema import Schema
 
@@ -186,15 +187,28 @@ def _delta_tables(pipeline: dlt.Pipeline, known: set[str]
         yield name, data.column_names, [tuple(row.values()) for row in data.to_pylist()]
 
 
+def _loaded_schema(pipeline: dlt.Pipeline) -> Schema:
+    """The dlt schema the data was loaded with: the pipeline's own, else the one its
+    destination holds for it, else the newest one there (a pipeline of another name that
+    only reads what a CLI run loaded)."""
+    if pipeline.default_schema_name is None:
+        pipeline.sync_destination()
+    if pipeline.default_schema_name is not None:
+        return pipeline.default_schema
+    with pipeline.destination_client() as client:
+        assert isinstance(client, WithStateSync), "the destination keeps no dlt schema"
+        stored = client.get_stored_schema()
+    assert stored is not None, f"nothing was loaded into {pipeline.dataset_name}"
+    return Schema.from_dict(json.loads(stored.schema))
+
+
 def stored_tables(pipeline: dlt.Pipeline) -> dict[str, Stored]:
     """Every table of the dlt schema the destination holds, with every column it has there
     (SQL destinations through dlt's SQL client, Delta tables through deltalake); tables dlt
     did not load (analytics models) are not the source's."""
-    if pipeline.default_schema_name is None:
-        pipeline.sync_destination()
     reader = (_delta_tables if pipeline.destination.destination_name == "filesystem"
               else _sql_tables)
-    schema = pipeline.default_schema
+    schema = _loaded_schema(pipeline)
     tables = {}
     for name, columns, rows in reader(pipeline, set(schema.data_table_names())):
         parent, types = _schema_types(schema, name)
