@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from dlt.extract.resource import DltResource
 
 from clockodo_source.client import ClockodoClient, Page, PageDecoder, Row
+from clockodo_source.destinations import keep_values_exact
 from clockodo_source.errors import ClockodoApiError
 from clockodo_source.rows import (
     ArrowPages,
@@ -502,6 +503,7 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
             state[CURSOR] = cursor.isoformat()
 
     def rows() -> Iterator[pa.Table]:
+        keep_values_exact(dlt.current.resource(), dlt.current.pipeline())
         with stored.connected():
             yield from scan()
 

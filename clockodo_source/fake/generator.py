@@ -26,7 +26,7 @@ from .entries import (
 from .masterdata import HOURLY_RATES, USER_ID_BASE, MasterData, Span
 from .wire import DAY, day_start, days_between
 
-TEXTS = [
+_COMMON_TEXTS = [
     "Meeting mit Kunde", "Code-Review für „Release 2.1“", "Bugfix: Umlaute (ä, ö, ü, ß)",
     "Réunion de lancement - café ☕", 'Sprint planning "Q3"', "Deployment 🚀",
     "Telefonat\nRückruf vereinbart", "Workshop: UX-Research 🎨", "Dokumentation aktualisiert",
@@ -35,6 +35,17 @@ TEXTS = [
     "Konzept überarbeitet", "Fehleranalyse 🐛", "Abstimmung mit Zoë & Jürgen",
     "Backslash \\ and tab\tcharacters", "Kick-off",
 ]
+#: What real accounts hold besides: empty texts (not null), CJK (with full-width marks),
+#: quotes of both kinds, texts that read like a null marker (SQL's NULL, PostgreSQL's \N),
+#: Windows line ends, surrounding blanks, a trailing backslash.
+_AWKWARD_TEXTS = [
+    "", "会议纪要\uff1a需求评审\uff08第二轮\uff09", "要件定義レビュー 🇯🇵",
+    "O'Brien's \"quick\" fix", "NULL", "Windows\r\nZeilenende",
+    "  Leerzeichen am Rand\t", "C:\\Projekte\\", "\\N",
+]
+TEXTS = _COMMON_TEXTS + _AWKWARD_TEXTS
+#: Share of the texts taken from the awkward ones (each about 2.5 % of the entries)
+_AWKWARD_SHARE = 0.25
 _LUMPSUM_VALUES = [25.0, 49.9, 80.5, 120.0, 250.0]
 _LUMPSUM_AMOUNTS = [0.5, 1.0, 2.0, 3.0, 5.0, 12.5, 42.0]
 _WORK_START = 7 * 3600
@@ -60,6 +71,9 @@ class EntryGenerator:
 
     def __init__(self, rng: random.Random, data: MasterData, span: Span, now: int) -> None:
         self.rng, self.data, self.span, self.now = rng, data, span, now
+        # a stream of its own, seeded from the main one's state without drawing from it: the
+        # awkward texts leave every other generated value as it was before they existed
+        self.texts = random.Random(rng.getstate()[1][1])
         self.rates = {customer["id"]: HOURLY_RATES[index % len(HOURLY_RATES)]
                       for index, customer in enumerate(data.customers)}
         self.billed_before = now - _BILLED_AFTER_DAYS * DAY
@@ -174,7 +188,12 @@ class EntryGenerator:
         return 2 if since < self.billed_before and draw < 0.8 else 1
 
     def _text(self) -> int:
-        return -1 if self.rng.random() < 0.08 else self.rng.randrange(len(TEXTS))
+        if self.rng.random() < 0.08:
+            return -1
+        common = self.rng.randrange(len(_COMMON_TEXTS))
+        if self.texts.random() >= _AWKWARD_SHARE:
+            return common
+        return len(_COMMON_TEXTS) + self.texts.randrange(len(_AWKWARD_TEXTS))
 
     def _revenue_flag(self) -> int:
         return FLAG_REVENUE if self.rng.random() >= 0.10 else 0
