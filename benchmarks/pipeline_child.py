@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from clockodo_source.cli import main as cli_main
+from clockodo_source.app.cli import main as cli_main
 
 
 def main() -> None:

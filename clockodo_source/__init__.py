@@ -13,11 +13,11 @@ import dlt
 from dlt.common.configuration import with_config
 from dlt.extract.resource import DltResource
 
-from clockodo_source.client import ClientSettings, ClockodoClient
-from clockodo_source.options import ClientOptions, SourceOptions
+from clockodo_source.client import ClockodoClient
+from clockodo_source.options import ClientOptions, Options
 from clockodo_source.resources import Context, build_resources
 from clockodo_source.settings import DEFAULT_BASE_URL, DEFAULT_FUTURE_DAYS, DEFAULT_LOOKBACK_DAYS
-from clockodo_source.stats import RequestStats, SourceStats, track
+from clockodo_source.stats import SourceStats
 
 __all__ = ["clockodo_client", "clockodo_source"]
 
@@ -45,6 +45,7 @@ def clockodo_source(
     entrygroups_budget: Sequence[float] | None = None,
     backfill: str | None = None,
     strict: bool = False,
+    stats: SourceStats | None = None,
 ) -> list[DltResource]:
     """Every Clockodo entity as a table.
 
@@ -56,30 +57,25 @@ def clockodo_source(
     is the one of billing's writes, validated here with the rest); `backfill`
     ("start/end/window") marks a fixed window as part of a windowed backfill, so its progress
     is checkpointed;
-    `strict=True` fails on a table the API user may not read instead of skipping it.
+    `strict=True` fails on a table the API user may not read instead of skipping it;
+    `stats` receives the run's counters (requests, rows added, updated and removed) for a
+    caller that reports them.
     """
-    options = SourceOptions.validate(
-        api_user=api_user,
-        api_key=api_key,
-        base_url=base_url,
-        external_application=external_application,
-        start_date=start_date,
-        end_date=end_date,
-        lookback_days=lookback_days,
-        future_days=future_days,
-        window=window,
-        full=full,
-        concurrency=concurrency,
-        rate_budgets=rate_budgets,
-        entries_text_budget=entries_text_budget,
-        entrygroups_budget=entrygroups_budget,
-        backfill=backfill,
+    client = ClientOptions.validate(
+        api_user=api_user, api_key=api_key, base_url=base_url,
+        external_application=external_application, concurrency=concurrency,
+        rate_budgets=rate_budgets, entries_text_budget=entries_text_budget,
+        entrygroups_budget=entrygroups_budget, timeout_seconds=timeout_seconds,
+        max_attempts=max_attempts, backoff_seconds=backoff_seconds,
+        retry_after_floor_seconds=retry_after_floor_seconds,
     )
-    stats = track(SourceStats())
-    client = _connect(api_user, api_key, options.client, timeout_seconds, max_attempts,
-                      backoff_seconds, retry_after_floor_seconds, stats.requests)
-    context = Context(client, options.scan, stats, enhanced_list, concurrency, strict)
-    return build_resources(context)
+    options = Options.validate(
+        client=client, start_date=start_date, end_date=end_date, lookback_days=lookback_days,
+        future_days=future_days, window=window, full=full, enhanced_list=enhanced_list,
+        strict=strict, backfill=backfill,
+    )
+    stats = stats if stats is not None else SourceStats()
+    return build_resources(Context(ClockodoClient(client, stats=stats.requests), options, stats))
 
 
 @with_config(sections=("sources", "clockodo"))
@@ -100,30 +96,11 @@ def clockodo_client(
     """The API client a `clockodo_source()` of the same configuration talks through (same
     credentials, headers, retries and budgets), for calls outside a load: billing's writes to
     `/v2/entrygroups`. Close it when done (it is a context manager)."""
-    options = ClientOptions.validate(
+    return ClockodoClient(ClientOptions.validate(
         api_user=api_user, api_key=api_key, base_url=base_url,
         external_application=external_application, concurrency=concurrency,
         rate_budgets=rate_budgets, entries_text_budget=entries_text_budget,
-        entrygroups_budget=entrygroups_budget,
-    )
-    return _connect(api_user, api_key, options, timeout_seconds, max_attempts, backoff_seconds,
-                    retry_after_floor_seconds)
-
-
-def _connect(
-    api_user: str, api_key: str, options: ClientOptions, timeout_seconds: float,
-    max_attempts: int, backoff_seconds: float, retry_after_floor_seconds: float,
-    stats: RequestStats | None = None,
-) -> ClockodoClient:
-    settings = ClientSettings(
-        timeout_seconds=timeout_seconds,
-        max_attempts=max_attempts,
-        backoff_seconds=backoff_seconds,
+        entrygroups_budget=entrygroups_budget, timeout_seconds=timeout_seconds,
+        max_attempts=max_attempts, backoff_seconds=backoff_seconds,
         retry_after_floor_seconds=retry_after_floor_seconds,
-        concurrency=options.concurrency,
-        budgets=options.budgets,
-        entries_text_budget=options.entries_text_budget,
-        entrygroups_budget=options.entrygroups_budget,
-    )
-    return ClockodoClient(options.base_url, api_user, api_key, options.external_application,
-                          settings, stats=stats)
+    ))

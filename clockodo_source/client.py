@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -21,16 +20,13 @@ import orjson
 
 from clockodo_source.errors import ClockodoApiError, ClockodoNetworkError, WriteOutcomeUnknown
 from clockodo_source.ledger import RequestLedger
-from clockodo_source.ratelimit import (
-    DEFAULT_BUDGETS,
-    ENTRIES_TEXT_BUDGET,
-    ENTRYGROUPS_BUDGET,
-    RateLimiter,
-)
+from clockodo_source.options import ClientOptions, default_external_application
+from clockodo_source.ratelimit import RateLimiter
+from clockodo_source.rows import Row
 from clockodo_source.stats import RequestStats
 
 Params = Mapping[str, str | int | list[str] | list[int]]
-Row = dict[str, Any]
+
 #: turns a list page's body into its rows (a list, or any sized batch such as an arrow table)
 #: and its `paging` object; raises ValueError on a body it cannot read
 PageDecoder = Callable[[bytes, str], tuple[Sized, Mapping[str, Any]]]
@@ -45,21 +41,6 @@ ENTRIES_PATH = "/v2/entries"
 ENTRYGROUPS_PATH = "/v2/entrygroups"
 #: failures that happen before a request leaves: even a call that changes data was not made
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@dataclass
-class ClientSettings:
-    """Tunables of the client; every field is a dlt config value under [sources.clockodo]."""
-
-    timeout_seconds: float = 60.0
-    max_attempts: int = 6
-    backoff_seconds: float = 1.0
-    backoff_max_seconds: float = 60.0
-    retry_after_floor_seconds: float = 1.0
-    concurrency: int = 16
-    budgets: tuple[tuple[int, float], ...] = DEFAULT_BUDGETS
-    entries_text_budget: tuple[int, float] | None = ENTRIES_TEXT_BUDGET
-    entrygroups_budget: tuple[int, float] = ENTRYGROUPS_BUDGET
 
 
 def json_rows(body: bytes, list_key: str) -> tuple[list[Row], Mapping[str, Any]]:
@@ -95,29 +76,26 @@ class ClockodoClient:
 
     def __init__(
         self,
-        base_url: str,
-        api_user: str,
-        api_key: str,
-        external_application: str,
-        settings: ClientSettings | None = None,
+        options: ClientOptions,
         transport: httpx.BaseTransport | None = None,
         stats: RequestStats | None = None,
     ) -> None:
-        self.settings = settings or ClientSettings()
-        self.base_url = base_url.rstrip("/")
+        self.settings = options
+        self.base_url = options.base_url.rstrip("/")
         self.stats = stats or RequestStats()
-        self._limiter = self._shared_limiter(api_user, "all", self.settings.budgets)
-        budget = self.settings.entries_text_budget
-        self._enhanced_limiter = (self._shared_limiter(api_user, "entries_text", [budget])
-                                  if budget else None)
+        api_user = options.api_user
+        self._limiter = self._shared_limiter(api_user, "all", options.budgets)
+        self._enhanced_limiter = self._shared_limiter(api_user, "entries_text",
+                                                      [options.entries_text_budget])
         self._entrygroups_limiter = self._shared_limiter(
-            api_user, "entrygroups", [self.settings.entrygroups_budget])
+            api_user, "entrygroups", [options.entrygroups_budget])
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={
                 "X-ClockodoApiUser": api_user,
-                "X-ClockodoApiKey": api_key,
-                "X-Clockodo-External-Application": external_application,
+                "X-ClockodoApiKey": options.api_key,
+                "X-Clockodo-External-Application": options.external_application
+                or default_external_application(api_user),
                 "X-ClockodoEnableIsoUtcDateTimes": "1",
                 "Accept-Language": "en",
                 "Accept": "application/json",
@@ -149,7 +127,7 @@ class ClockodoClient:
         self.close()
 
     def _limiters(self, path: str, params: Params) -> list[RateLimiter]:
-        if self._enhanced_limiter and path == ENTRIES_PATH and params.get("enhanced_list"):
+        if path == ENTRIES_PATH and params.get("enhanced_list"):
             return [self._limiter, self._enhanced_limiter]
         if path == ENTRYGROUPS_PATH:
             return [self._limiter, self._entrygroups_limiter]

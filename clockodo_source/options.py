@@ -7,13 +7,14 @@ job's log line is often all a user sees.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
 
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENTRIES_TEXT_BUDGET, ENTRYGROUPS_BUDGET
 from clockodo_source.scan import BackfillPlan, ScanOptions
-from clockodo_source.settings import EXTERNAL_APPLICATION_MAX
+from clockodo_source.settings import DEFAULT_BASE_URL, EXTERNAL_APPLICATION_MAX
 from clockodo_source.windows import WINDOW_UNITS
 
 
@@ -44,16 +45,24 @@ def _non_negative(value: int, name: str, example: str) -> int:
 
 @dataclass(frozen=True)
 class ClientOptions:
-    """How to talk to Clockodo: shared by the source's client and billing's writes."""
+    """How to talk to Clockodo: the source's client and billing's writes share them. The
+    defaults are the source's; `validate` checks values read from config."""
 
-    base_url: str
-    external_application: str
-    concurrency: int
-    budgets: tuple[tuple[int, float], ...]
+    api_user: str
+    api_key: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    external_application: str = ""
+    concurrency: int = 16
+    budgets: tuple[tuple[int, float], ...] = DEFAULT_BUDGETS
     #: the budget of entry lists with texts (`enhanced_list`), on top of `budgets`
-    entries_text_budget: tuple[int, float]
+    entries_text_budget: tuple[int, float] = ENTRIES_TEXT_BUDGET
     #: the budget of `/v2/entrygroups` (billing's writes), on top of `budgets`
-    entrygroups_budget: tuple[int, float]
+    entrygroups_budget: tuple[int, float] = ENTRYGROUPS_BUDGET
+    timeout_seconds: float = 60.0
+    max_attempts: int = 6
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+    retry_after_floor_seconds: float = 1.0
 
     @classmethod
     def validate(
@@ -67,6 +76,10 @@ class ClientOptions:
         rate_budgets: Sequence[Sequence[float]] | None,
         entries_text_budget: Sequence[float] | None = None,
         entrygroups_budget: Sequence[float] | None = None,
+        timeout_seconds: float = 60.0,
+        max_attempts: int = 6,
+        backoff_seconds: float = 1.0,
+        retry_after_floor_seconds: float = 1.0,
     ) -> ClientOptions:
         for name, value in (("api_user", api_user), ("api_key", api_key)):
             if not isinstance(value, str) or not value.strip():
@@ -91,68 +104,95 @@ class ClientOptions:
                 f"{concurrency!r}); e.g. 4"
             )
         return cls(
-            base_url.rstrip("/"), application, concurrency, rate_budgets_option(rate_budgets),
+            api_user, api_key, base_url.rstrip("/"), application, concurrency,
+            rate_budgets_option(rate_budgets),
             _budget_option(entries_text_budget, "entries_text_budget", ENTRIES_TEXT_BUDGET),
             _budget_option(entrygroups_budget, "entrygroups_budget", ENTRYGROUPS_BUDGET),
+            timeout_seconds=_positive(timeout_seconds, "timeout_seconds", "60"),
+            max_attempts=max(_non_negative(max_attempts, "max_attempts", "6"), 1),
+            backoff_seconds=_positive(backoff_seconds, "backoff_seconds", "1", zero=True),
+            retry_after_floor_seconds=_positive(retry_after_floor_seconds,
+                                                "retry_after_floor_seconds", "1", zero=True),
         )
+
+    @property
+    def account(self) -> str:
+        """The account as a person names it: the API user at the API's host (without port, so
+        the demo's fake API on a new port each time is still the same account)."""
+        host = urlsplit(self.base_url).hostname or self.base_url
+        return f"{self.api_user.strip().lower()} at {host}"
 
 
 @dataclass(frozen=True)
-class SourceOptions:
+class Options:
+    """Every option of a source, validated once and handed down whole: how to talk to
+    Clockodo, what to scan, and how to read."""
+
     client: ClientOptions
     scan: ScanOptions
+    #: read entry texts, names and revenue (entry lists then have a budget of their own)
+    enhanced_list: bool = True
+    #: fail on a table the API user may not read instead of skipping it
+    strict: bool = False
 
     @classmethod
     def validate(
         cls,
         *,
-        api_user: str,
-        api_key: str,
-        base_url: str,
-        external_application: str | None,
+        client: ClientOptions,
         start_date: str | date,
         end_date: str | date | None,
         lookback_days: int,
         future_days: int,
         window: str,
         full: bool,
-        concurrency: int,
-        rate_budgets: Sequence[Sequence[float]] | None,
-        entries_text_budget: Sequence[float] | None = None,
-        entrygroups_budget: Sequence[float] | None = None,
+        enhanced_list: bool = True,
+        strict: bool = False,
         backfill: str | None = None,
         now: datetime | None = None,
-    ) -> SourceOptions:
-        client = ClientOptions.validate(
-            api_user=api_user, api_key=api_key, base_url=base_url,
-            external_application=external_application, concurrency=concurrency,
-            rate_budgets=rate_budgets, entries_text_budget=entries_text_budget,
-            entrygroups_budget=entrygroups_budget,
-        )
+    ) -> Options:
         start = parse_date(start_date, _key("start_date"))
         end = parse_date(end_date, _key("end_date")) if end_date else None
-        if end is not None and end <= start:
-            raise ConfigurationError(
-                f"{_key('end_date')} ({end}) must be after start_date ({start}); the range is "
-                "[start_date, end_date), e.g. start 2024-01-01 and end 2025-01-01 for 2024"
-            )
-        if window not in WINDOW_UNITS:
-            raise ConfigurationError(
-                f"{_key('window')} must be one of {', '.join(WINDOW_UNITS)} (got {window!r}); "
-                "e.g. month"
-            )
+        check_range(start, end, _key("start_date"), _key("end_date"))
         moment = (now or datetime.now(UTC)).replace(microsecond=0)
         scan = ScanOptions(
             start_date=start,
             end_date=end,
             lookback_days=_non_negative(lookback_days, "lookback_days", "35"),
             future_days=_non_negative(future_days, "future_days", "366"),
-            window=window,
+            window=window_option(window, _key("window")),
             full=bool(full),
             now=moment,
             backfill=_backfill(backfill, end),
         )
-        return cls(client, scan)
+        return cls(client, scan, bool(enhanced_list), bool(strict))
+
+
+def check_range(start: date, end: date | None, start_name: str, end_name: str) -> None:
+    """A half-open range `[start, end)` must hold a day (the CLI's dates use it too)."""
+    if end is not None and end <= start:
+        raise ConfigurationError(
+            f"{end_name} ({end}) must be after {start_name} ({start}); the range is "
+            "[start, end), e.g. start 2024-01-01 and end 2025-01-01 for 2024"
+        )
+
+
+def window_option(window: str, name: str) -> str:
+    """A window unit (the source's `window`, the CLI's `--window`)."""
+    if window not in WINDOW_UNITS:
+        raise ConfigurationError(
+            f"{name} must be one of {', '.join(WINDOW_UNITS)} (got {window!r}); e.g. month"
+        )
+    return window
+
+
+def _positive(value: float, name: str, example: str, zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (
+            value == 0 and not zero):
+        raise ConfigurationError(
+            f"{_key(name)} must be a number of seconds > 0 (got {value!r}); e.g. {example}"
+        )
+    return float(value)
 
 
 def default_external_application(api_user: str) -> str:

@@ -20,12 +20,14 @@ from clockodo_source.settings import DELETED_COLUMN
 
 Row = dict[str, Any]
 
+#: an instant; a stored time that comes back naive is UTC
+UTC_MOMENT = pa.timestamp("us", tz="UTC")
 ARROW_TYPES: dict[str, pa.DataType] = {
     "bigint": pa.int64(),
     "double": pa.float64(),
     "text": pa.string(),
     "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
+    "timestamp": UTC_MOMENT,
     "date": pa.date32(),
 }
 

@@ -71,19 +71,3 @@ class SourceStats:
             mine.added += changes.added
             mine.updated += changes.updated
             mine.removed += changes.removed
-
-
-class _Latest:
-    """The stats of the most recently built source: dlt hides a source's objects once it is
-    built, and the CLI's summary needs them."""
-
-    value: SourceStats | None = None
-
-
-def track(stats: SourceStats) -> SourceStats:
-    _Latest.value = stats
-    return stats
-
-
-def latest() -> SourceStats | None:
-    return _Latest.value

@@ -14,10 +14,11 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from clockodo_source.client import ClientSettings, ClockodoClient
+from clockodo_source.client import ClockodoClient
 from clockodo_source.errors import ClockodoApiError
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
-from clockodo_source.resources import CHANGE_COLUMNS, ReturnedIds, StoredStarts
+from clockodo_source.options import ClientOptions
+from clockodo_source.resources.entries import CHANGE_COLUMNS, ReturnedIds, StoredStarts
 from clockodo_source.rows import ArrowPages, KeyedPages, arrow_schema, arrow_table
 from clockodo_source.settings import DELETED_COLUMN, ENTITIES
 from clockodo_source.windows import Window
@@ -91,8 +92,9 @@ def test_client_pages_and_non_json_answer(rows: list[dict[str, object]]) -> None
         return httpx.Response(200, content=body(rows[(page - 1) * 100: page * 100],
                                                 count_pages=3, count_items=len(rows)))
 
-    client = ClockodoClient("http://api.test/api", "me@example.com", "key", "app;me@x.com",
-                            ClientSettings(concurrency=2), transport=httpx.MockTransport(handler))
+    options = ClientOptions("me@example.com", "key", "http://api.test/api", "app;me@x.com",
+                            concurrency=2)
+    client = ClockodoClient(options, transport=httpx.MockTransport(handler))
     with client:
         pages = list(client.iter_pages("/v2/entries", "entries", {}, 100, ArrowPages(SCHEMA)))
         assert [page.num_rows for page in pages] == [100, 100, 100]

@@ -703,7 +703,7 @@ def test_killed_apply_leaves_clockodo_unchanged_and_says_outcome_unknown(
     before = snapshot(world.company)
     hold = world.server.entrygroups.hold = ConfirmHold()
     process = subprocess.Popen(
-        [sys.executable, "-m", "clockodo_source.cli", "mark-billed", *selection, "--apply"],
+        [sys.executable, "-m", "clockodo_source.app.cli", "mark-billed", *selection, "--apply"],
         cwd=tmp_path, env={**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -258,7 +258,7 @@ def test_run_interrupted_between_normalize_and_load(world) -> None:  # type: ign
 
 def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "clockodo_source.cli", *args], cwd=cwd,
+        [sys.executable, "-m", "clockodo_source.app.cli", *args], cwd=cwd,
         env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -293,7 +293,7 @@ def test_killed_backfill_resumes_without_duplicates(destination: str, tmp_path: 
         assert windows_started == 4  # killed part-way, after three windows were loaded
 
         finish = subprocess.run(
-            [sys.executable, "-m", "clockodo_source.cli", "run", *target], cwd=tmp_path,
+            [sys.executable, "-m", "clockodo_source.app.cli", "run", *target], cwd=tmp_path,
             env={**os.environ, **env}, capture_output=True, text=True, timeout=300, check=False,
         )
         assert finish.returncode == 0, finish.stderr

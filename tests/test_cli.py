@@ -22,7 +22,7 @@ def cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
         timeout: float = 300) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "clockodo_source.cli", *args],
+        [sys.executable, "-m", "clockodo_source.app.cli", *args],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout, check=False,
     )
 

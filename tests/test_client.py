@@ -9,25 +9,26 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 import orjson
 import pytest
 
-from clockodo_source.client import ClientSettings, ClockodoClient
+from clockodo_source.client import ClockodoClient
 from clockodo_source.errors import ClockodoApiError, ClockodoNetworkError
+from clockodo_source.options import ClientOptions
 from clockodo_source.ratelimit import RateLimiter, minimum_seconds
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def make_client(handler: Handler, **settings: object) -> ClockodoClient:
-    options = ClientSettings(backoff_seconds=0.001, retry_after_floor_seconds=0.001,
-                             concurrency=2)
-    for name, value in settings.items():
-        setattr(options, name, value)
-    return ClockodoClient("http://api.test/api", "me@example.com", "key-123", "app;me@x.com",
-                          options, transport=httpx.MockTransport(handler))
+    options = ClientOptions("me@example.com", "key-123", "http://api.test/api", "app;me@x.com",
+                            backoff_seconds=0.001, retry_after_floor_seconds=0.001,
+                            concurrency=2)
+    options = replace(options, **settings)  # type: ignore[arg-type]
+    return ClockodoClient(options, transport=httpx.MockTransport(handler))
 
 
 def paged(rows: list[int], per_page: int, page: int, key: str = "data") -> httpx.Response:

@@ -67,7 +67,7 @@ def s3_env() -> Iterator[dict[str, str]]:
 
 
 def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "clockodo_source.cli", *args,
+    result = subprocess.run([sys.executable, "-m", "clockodo_source.app.cli", *args,
                              "--destination", "filesystem"], cwd=cwd,
                             env={**os.environ, **env}, capture_output=True, text=True,
                             timeout=300, check=False)

@@ -8,8 +8,8 @@ import dlt
 import pytest
 from dlt.load.configuration import LoaderConfiguration
 
-from clockodo_source.destinations import DUCKDB_LOAD_WORKERS, resolve
-from clockodo_source.memory import DLT_DEFAULTS, bound_dlt_buffers
+from clockodo_source.app.destinations import DUCKDB_LOAD_WORKERS, resolve
+from clockodo_source.app.memory import DLT_DEFAULTS, bound_dlt_buffers
 
 
 def test_user_configuration_wins(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,12 +15,13 @@ from typing import Any
 import dlt
 import pytest
 
-from clockodo_source import clockodo_source, resources
+from clockodo_source import clockodo_source
+from clockodo_source.app.pipelines import parse_entities
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.limits import Faults, RateLimits
 from clockodo_source.fake.server import FakeClockodoServer
-from clockodo_source.runner import parse_entities
+from clockodo_source.resources import entries as entry_scan
 from clockodo_source.settings import CATALOG, Partition
 from tests.expected import expected_keys, first_entry_day
 from tests.helpers import API_KEY, API_USER, duckdb_pipeline, stored_keys
@@ -56,7 +57,7 @@ def cli(args: list[str], cwd: Path, server: FakeClockodoServer | None,
         environment["SOURCES__CLOCKODO__START_DATE"] = first_entry_day(
             server.company).isoformat()
     environment.update(env)
-    return subprocess.run([sys.executable, "-m", "clockodo_source.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "clockodo_source.app.cli", *args], cwd=cwd,
                           env=environment, capture_output=True, text=True, timeout=300,
                           check=False)
 
@@ -118,7 +119,7 @@ def test_entry_windows_cost_one_round_trip_each(tmp_path: Path,
     """A window's later pages wait for its first page, which holds the page count; the first
     pages of the windows after it are requested meanwhile, not one window after another."""
     latency = 0.5
-    monkeypatch.setattr(resources, "ROWS_PER_WINDOW", 250)  # many windows of a small account
+    monkeypatch.setattr(entry_scan, "ROWS_PER_WINDOW", 250)  # many windows of a small account
     company = FakeCompany(CompanyConfig(entries=2500, seed=5))
     with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
         server.faults = Faults(latency=latency, only_paths=("/v2/entries",))
@@ -127,8 +128,8 @@ def test_entry_windows_cost_one_round_trip_each(tmp_path: Path,
     first_pages = sorted(record.received for record in server.requests
                          if record.path == "/v2/entries" and record.query.get("page") == ["1"])
     windows = first_pages[1:]  # after the request that sized them
-    assert len(windows) > resources.FIRST_PAGES_AHEAD
-    assert windows[resources.FIRST_PAGES_AHEAD - 1] - windows[0] < latency
+    assert len(windows) > entry_scan.FIRST_PAGES_AHEAD
+    assert windows[entry_scan.FIRST_PAGES_AHEAD - 1] - windows[0] < latency
     expected = expected_keys(company, first_entry_day(company))["entries"]
     assert sorted(stored_keys(pipeline, "entries")) == sorted(expected)
 

@@ -19,13 +19,13 @@ import dlt
 import pytest
 
 from clockodo_source import clockodo_source
+from clockodo_source.app.workspace import BUSY_EXIT
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.limits import Faults, RateLimits
 from clockodo_source.fake.server import FakeClockodoServer
-from clockodo_source.options import SourceOptions
-from clockodo_source.stats import latest
-from clockodo_source.workspace import BUSY_EXIT
+from clockodo_source.options import ClientOptions
+from clockodo_source.stats import SourceStats
 from tests.expected import first_entry_day
 from tests.helpers import API_KEY, API_USER, stored_keys
 from tests.test_change_capture import assert_exact
@@ -46,12 +46,12 @@ def _environment(server: FakeClockodoServer, data_dir: Path) -> dict[str, str]:
 
 
 def _start(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "clockodo_source.cli", *args], cwd=cwd,
+    return subprocess.Popen([sys.executable, "-m", "clockodo_source.app.cli", *args], cwd=cwd,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "clockodo_source.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "clockodo_source.app.cli", *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -126,7 +126,7 @@ def test_overlapping_runs_exit_75_or_wait(tmp_path: Path) -> None:
 
         log = tmp_path / "waiting.log"
         with open(log, "w") as stderr:
-            waiting = subprocess.Popen([sys.executable, "-m", "clockodo_source.cli", "run",
+            waiting = subprocess.Popen([sys.executable, "-m", "clockodo_source.app.cli", "run",
                                         "--wait"], cwd=tmp_path, env=env, text=True,
                                        stdout=subprocess.PIPE, stderr=stderr)
         wait_line = "waiting for the run of pipeline clockodo_pipeline in progress (pid " \
@@ -165,13 +165,12 @@ def test_a_killed_run_leaves_no_lock(tmp_path: Path) -> None:
         assert_exact(_reader(tmp_path), server.company)
 
 
-def _options(**overrides: object) -> SourceOptions:
+def _options(**overrides: object) -> ClientOptions:
     settings: dict[str, object] = dict(
         api_user=API_USER, api_key=API_KEY, base_url="http://127.0.0.1:1/api",
-        external_application=None, start_date="2024-01-01", end_date=None, lookback_days=35,
-        future_days=366, window="month", full=False, concurrency=4, rate_budgets=None)
+        external_application=None, concurrency=4, rate_budgets=None)
     settings.update(overrides)
-    return SourceOptions.validate(**settings)  # type: ignore[arg-type]
+    return ClientOptions.validate(**settings)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("email", "expected"), [
@@ -181,7 +180,7 @@ def _options(**overrides: object) -> SourceOptions:
     ("x" * 40 + "@example.com", ";" + ("x" * 40 + "@example.com")[:49]),
 ])
 def test_default_external_application_keeps_the_email(email: str, expected: str) -> None:
-    application = _options(api_user=email).client.external_application
+    application = _options(api_user=email).external_application
     assert application == expected
     assert len(application) <= 50
 
@@ -216,15 +215,13 @@ def test_lifted_entries_text_budget_reads_over_300_pages_with_texts_at_once(
         source = clockodo_source(api_user=API_USER, api_key=API_KEY, base_url=server.url,
                                  start_date=first_entry_day(company).isoformat(),
                                  rate_budgets=[[100_000, 60]],
-                                 entries_text_budget=[1000, 900])
+                                 entries_text_budget=[1000, 900], stats=(stats := SourceStats()))
         caplog.set_level(logging.INFO, logger="clockodo_source")
         began = time.monotonic()
         pipeline.run(source.with_resources("entries"), loader_file_format="parquet")
         texts = [record for record in server.requests
                  if record.path.endswith("/v2/entries") and record.query.get("enhanced_list")]
         assert len(texts) > 300
-        stats = latest()
-        assert stats is not None
         assert stats.requests.retries == 0 and stats.requests.throttled == 0
         # a budget wait would last until the window's first slot frees (15 minutes) and be
         # announced; what `wait_seconds` holds besides is threads queueing for the limiter

@@ -33,7 +33,7 @@ from dlt.common.storages import ParsedLoadJobFileName
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from clockodo_source import clockodo_source
-from clockodo_source.destinations import run_options
+from clockodo_source.app.destinations import run_options
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
 from clockodo_source.settings import CATALOG, DELETED_COLUMN, ENTITIES, Entity

@@ -41,7 +41,7 @@ from clockodo_source.analytics.storage import stored_columns
 from clockodo_source.calendar import configured_timezone
 from clockodo_source.errors import ClockodoError
 from clockodo_source.rows import as_utc
-from clockodo_source.scan import SKIPPED_TABLES
+from clockodo_source.state import SourceState
 
 #: the dlt source (and schema) whose loads count as syncs
 SOURCE = clockodo_source.name
@@ -176,8 +176,7 @@ def _skipped_tables(pipeline: dlt.Pipeline) -> Mapping[str, str]:
             state = load_pipeline_state_from_destination(pipeline.pipeline_name, job_client)
         except DestinationUndefinedEntity:
             return {}
-    source_state = (state or {}).get("sources", {}).get(SOURCE, {})
-    return dict(source_state.get(SKIPPED_TABLES, {}))
+    return dict(SourceState.of_pipeline(state or {}).skipped_tables)
 
 
 def _missing_inputs(rule: Rule, present: Mapping[str, frozenset[str]]) -> str:

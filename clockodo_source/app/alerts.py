@@ -25,9 +25,9 @@ from clockodo_source.alerts import (
     notify_urls,
     render,
 )
+from clockodo_source.app.messages import describe_failure
+from clockodo_source.app.run import make_pipeline
 from clockodo_source.errors import ConfigurationError
-from clockodo_source.messages import describe_failure
-from clockodo_source.runner import make_pipeline
 
 AfterRun = Callable[[dlt.Pipeline, str], int]
 

@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 
 from clockodo_source import billing
-from clockodo_source.destinations import held_open
+from clockodo_source.app.destinations import held_open
+from clockodo_source.app.run import make_pipeline
 from clockodo_source.errors import BillingError
-from clockodo_source.runner import make_pipeline
 
 FORMATS = billing.FORMATS
 

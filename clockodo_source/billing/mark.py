@@ -24,14 +24,14 @@ from typing import Any
 
 import dlt
 
-from clockodo_source import clockodo_client, clockodo_source
+from clockodo_source import clockodo_client
 from clockodo_source.analytics import build_models
+from clockodo_source.app.messages import describe_failure
+from clockodo_source.app.run import run_source
 from clockodo_source.billing.audit import APPLIED, FAILED, REFUSED, Audit, AuditRow
 from clockodo_source.billing.selection import Selected, parse_selection, read_selection
 from clockodo_source.client import ENTRYGROUPS_PATH, ClockodoClient
 from clockodo_source.errors import ClockodoApiError, ClockodoError, WriteOutcomeUnknown
-from clockodo_source.messages import describe_failure
-from clockodo_source.runner import run_source
 
 logger = logging.getLogger("clockodo_source")
 
@@ -206,8 +206,8 @@ def _reloaded(pipeline: dlt.Pipeline, result: MarkBilled) -> MarkBilled:
     """Load the selection's days again from the API (entries only) and rebuild the models."""
     start, end = _utc_days(result.selected)
     logger.info("loading entries of %s to %s again", start, end)
-    source = clockodo_source(start_date=start.isoformat(), end_date=end.isoformat())
-    run_source(pipeline, source, ["entries"])
+    pipeline.sync_destination()
+    run_source(pipeline, ["entries"], start_date=start.isoformat(), end_date=end.isoformat())
     build_models(pipeline)
     billed = _billed_in_warehouse(pipeline, result.selected.entry_ids)
     message = (f"{result.message}; the warehouse now shows {billed} of the "

@@ -8,7 +8,6 @@ gets a loader file format that keeps every value as the API sent it (see `EXACT_
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,13 +16,13 @@ from typing import Any
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination import Destination
-from dlt.common.typing import TLoaderFileFormat
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 
-from clockodo_source.memory import config_defaults
+from clockodo_source.app.memory import config_defaults
+from clockodo_source.exact import exact_format
 
 #: DuckDB's merge of a large first load would otherwise take most of the machine's memory;
 #: it spills to disk beyond this at about the same speed (a million entries: 1.8 s at 64 MB,
@@ -54,43 +53,6 @@ def _postgres_credentials() -> PostgresCredentials | None:
     return credentials
 
 
-#: Loader file formats chosen per destination because any other loses values. PostgreSQL
-#: takes parquet only through an ADBC driver; without one dlt writes arrow tables (entries) as
-#: CSV and copies them with `FORCE_NULL` on every nullable column, which reads an empty text as
-#: NULL. INSERT statements keep '' and NULL apart and need no driver: 30,000 entries load in
-#: about 7 s instead of 4 s, 3,000 in the same 2 s.
-EXACT_FORMATS: dict[str, TLoaderFileFormat] = {"postgres": "insert_values"}
-_dlt_logger = logging.getLogger("dlt")
-
-
-class _ChosenFormat(logging.Filter):
-    """Drops dlt's warning that arrow tables written as INSERT statements load slower: the
-    format was chosen for exact values, at a measured cost, and the warning would repeat on
-    every run."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not ("yielded as arrow" in message and "insert_values native writer" in message)
-
-
-def _exact_format(destination: Destination[Any, Any] | None) -> TLoaderFileFormat | None:
-    """The format `destination` needs for exact values, if it needs one (see EXACT_FORMATS)."""
-    if destination is None or destination.destination_name not in EXACT_FORMATS:
-        return None
-    if not any(isinstance(item, _ChosenFormat) for item in _dlt_logger.filters):
-        _dlt_logger.addFilter(_ChosenFormat())
-    return EXACT_FORMATS[destination.destination_name]
-
-
-def keep_values_exact(resource: DltResource, pipeline: dlt.Pipeline) -> None:
-    """Give an arrow resource the file format its destination needs to keep every value,
-    unless one was chosen for it (`pipeline.run(loader_file_format=...)`); called as its
-    extraction starts, the first moment the destination is known to a source."""
-    chosen = _exact_format(pipeline.destination)
-    if chosen is not None and not resource.compute_table_schema().get("file_format"):
-        resource.apply_hints(file_format=chosen)
-
-
 def _without_flattened_columns(resource: DltResource) -> None:
     """Drop the declared columns of nested objects (`sum_absence__sick_self`) from a resource
     that keeps nested values whole: its objects are JSON columns, and the declared ones would
@@ -107,7 +69,7 @@ def run_options(pipeline: dlt.Pipeline, source: DltSource) -> dict[str, Any]:
     """Arguments for `pipeline.run` that make `source` load correctly into its destination.
 
     Parquet where the destination takes it (dlt's default insert format is ~50x slower),
-    unless values need another format (`EXACT_FORMATS`). On the filesystem every table is a
+    unless values need another format (`exact.EXACT_FORMATS`). On the filesystem every table is a
     Delta table; merged tables keep nested lists as JSON columns there, because Delta merges
     cannot delete rows of nested tables, and child tables come from the data alone: a declared
     one that never got a row would be a Delta table that does not exist (dlt's
@@ -116,11 +78,13 @@ def run_options(pipeline: dlt.Pipeline, source: DltSource) -> dict[str, Any]:
     if pipeline.destination.destination_name == "filesystem":
         for resource in source.resources.values():
             resource.apply_hints(nested_hints={})
-            if resource.write_disposition == "merge":
+            disposition = resource.write_disposition  # a name, or a dict with merge options
+            if (isinstance(disposition, dict) and disposition.get("disposition") == "merge") \
+                    or disposition == "merge":
                 resource.max_table_nesting = 0
                 _without_flattened_columns(resource)
         return {"table_format": "delta"}
-    chosen = _exact_format(pipeline.destination)
+    chosen = exact_format(pipeline.destination)
     if chosen is not None:
         return {"loader_file_format": chosen}
     formats = pipeline.destination.capabilities().supported_loader_file_formats or ()

@@ -1,0 +1,39 @@
+"""`clockodo-pipeline demo`: the built-in fake Clockodo API with a sample company, on loopback."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from clockodo_source.analytics import write_html_report
+from clockodo_source.app.report import HTML_REPORT
+from clockodo_source.app.run import sync
+from clockodo_source.fake.company import CompanyConfig, FakeCompany
+from clockodo_source.fake.server import FakeClockodoServer
+
+DEMO_USER = "demo@example.com"
+DEMO_KEY = "demo-key"
+
+
+@contextmanager
+def demo_api(entries: int = 3000) -> Iterator[tuple[FakeClockodoServer, FakeCompany]]:
+    company = FakeCompany(CompanyConfig(entries=entries))
+    with FakeClockodoServer(company, api_user=DEMO_USER, api_key=DEMO_KEY) as server:
+        yield server, company
+
+
+def demo_command(args: argparse.Namespace) -> str:
+    """Start the fake API with a sample company, load it whole, write the HTML report."""
+    with demo_api(args.entries) as (server, company):
+        start = min(row["time_since"] for row in company.all_entries())[:10]
+        pipeline, summary = sync(args, api_user=DEMO_USER, api_key=DEMO_KEY,
+                                 base_url=server.url, start_date=start, full=True)
+    hint = ""
+    if args.destination == "duckdb":
+        credentials = pipeline.destination_client().config.credentials
+        hint = f"\nDuckDB file: {getattr(credentials, 'database', '?')}"
+    if args.destination != "filesystem":
+        page = write_html_report(pipeline, HTML_REPORT).resolve()
+        hint += f"\nReport (opens offline in a browser): {page.as_uri()}"
+    return f"Demo company loaded from a fake Clockodo API at {server.url}\n{summary}{hint}"
