@@ -16,6 +16,7 @@ from dlt.extract.source import DltSource
 from clockodo_source import destinations
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.ratelimit import DEFAULT_BUDGETS, ENHANCED_ENTRIES_BUDGET, minimum_seconds
+from clockodo_source.recovery import recover
 from clockodo_source.scan import CURSOR, LAST_RECONCILE, LAST_SCAN, BackfillPlan
 from clockodo_source.settings import ENTITIES, Partition
 from clockodo_source.stats import SourceStats, latest
@@ -73,8 +74,9 @@ class RunReport:
 
 
 def run_source(pipeline: dlt.Pipeline, source: DltSource, tables: Sequence[str]) -> RunReport:
-    """Load `source` restricted to `tables`; pending packages of a crashed run load first."""
+    """Load `source` restricted to `tables`, after completing what a killed run left."""
     started = time.monotonic()
+    recover(pipeline)
     selected = source.with_resources(*tables)
     pipeline.run(selected, **destinations.run_options(pipeline, selected))
     normalize = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
