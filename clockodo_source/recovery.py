@@ -1,32 +1,27 @@
 """Bringing a pipeline that a killed process left part-way back to a consistent state.
 
-dlt moves a run's data through the pipeline's working folder in steps. An extraction writes a
-load package into a temporary folder under `normalize/` and moves it to `normalize/extracted`;
-normalizing writes `load/new/<id>`, renames it to `load/normalized/<id>` and then deletes the
+dlt moves a run's data through the pipeline's working folder in steps: an extraction writes a
+load package into a temporary folder under `normalize/`, then moves it to `normalize/extracted`;
+normalizing writes `load/new/<id>`, renames it to `load/normalized/<id>`, then deletes the
 extracted copy; loading moves each job file from `new_jobs` to `started_jobs` to
-`completed_jobs` (a marker in the package records a job the destination committed before the
-move) and finally the package to `load/loaded`. A process killed (OOM, a lost spot instance, a
-deploy) between two of these steps leaves one of:
+`completed_jobs` (with a marker for a job the destination committed before the move), records
+the load in the destination, then moves the package to `load/loaded`. A process killed (OOM, a
+lost spot instance, a deploy) between two steps leaves:
 
-- a temporary extract folder: a partial extraction, discarded (the run reads it again);
-- an extracted package that is also normalized (killed between normalize's rename and its
-  delete): dlt would normalize it again and fail on every later run; its extracted copy is
-  deleted, as normalize was about to;
-- a partly normalized package in `load/new`: discarded (dlt normalizes its extracted copy
-  again);
-- extracted packages: normalized and loaded;
-- normalized packages with jobs in `started_jobs` and no marker: the destination may or may not
-  have committed them, and dlt replays them, which would insert their rows a second time (into a
-  replaced table, or into a staging table and from there into a merge). Their rows are deleted
-  from where the job writes first, so the replay inserts them once; then the packages load;
-- a package whose jobs all completed: dlt records its completion in the destination's loads
-  table before moving it to `load/loaded`; that row is deleted first, so completing the package
-  again records it once.
+- a temporary extract folder or a partly normalized package: discarded (the run reads it
+  again; dlt normalizes the extracted copy again);
+- an extracted package that is also normalized: dlt would normalize it again and fail on every
+  later run; its extracted copy is deleted, as normalize was about to;
+- extracted or normalized packages: loaded here, since `pipeline.run()` would load them and
+  return without extracting what it was given;
+- started jobs without a marker, and a package completed without being moved: the destination
+  may have committed them, and dlt redoes them, inserting their rows (into a replaced table, or
+  a staging table and from there into a merge) or the load's record a second time. Those rows
+  are deleted first, so that the redo writes them once.
 
-Pending packages are loaded here rather than by `pipeline.run()`, which would load them and
-return without extracting what it was given. After loading, the local state is synchronised with
-the destination: a package can hold a newer state than the one the killed process saved.
-DuckDB's file lock and PostgreSQL's sessions end with the process that held them.
+After loading, the local state is synchronised with the destination: a package can hold a newer
+state than the one the killed process saved. DuckDB's file lock and PostgreSQL's sessions end
+with the process that held them.
 """
 
 from __future__ import annotations
@@ -82,7 +77,7 @@ class Recovery:
             (self.normalized_copies, "removed the extracted copy of {}", "normalized package"),
             (self.partial_normalized, "discarded {}", "partly normalized package"),
             (self.normalized, "normalized {}", "extracted package"),
-            (self.unknown_steps, "undid {} of unknown outcome to redo", "load step"),
+            (self.unknown_steps, "redid {} of unknown outcome", "load step"),
             (self.loaded, "loaded {}", "pending package"),
         )
         done = [text.format(_n(count, noun)) for count, text, noun in steps if count]

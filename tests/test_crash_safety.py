@@ -141,8 +141,8 @@ STAGES = [
     at("work-times-staged", PACKAGE, "PackageStorage", "save_pending_transition", "before",
        "'work_times."),
     at("merged", PACKAGE, "PackageStorage", "save_pending_transition", "before", ".sql"),
-    # a job's follow-up jobs created, the job not yet moved to completed
-    at("followed-up", PACKAGE, "PackageStorage", "complete_job", "before"),
+    # a job's follow-up (the merge of its table) created, the job not yet moved to completed
+    at("followed-up", PACKAGE, "PackageStorage", "complete_job", "before", "'entries."),
     # the load recorded in the destination, the package not yet moved to loaded
     at("completed", LOAD_STORAGE, "LoadStorage", "complete_load_package", "before"),
     # the package loaded, the pipeline's state and trace not yet saved
