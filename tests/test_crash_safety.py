@@ -218,8 +218,13 @@ class Case:
     dataset: str
 
     @property
+    def pipelines_dir(self) -> Path:
+        """Where the CLI keeps its pipeline's working folder (dlt's default in its data dir)."""
+        return self.root / "dlt" / "pipelines"
+
+    @property
     def work(self) -> Path:
-        return self.root / "dlt" / "pipelines" / PIPELINE
+        return self.pipelines_dir / PIPELINE
 
     @property
     def log(self) -> Path:
@@ -246,8 +251,7 @@ class Case:
             credentials.password = ""
             destination = dlt.destinations.postgres(credentials=credentials)
         return dlt.pipeline(pipeline_name=PIPELINE, destination=destination,
-                            dataset_name=self.dataset,
-                            pipelines_dir=str(self.root / "dlt" / "pipelines"))
+                            dataset_name=self.dataset, pipelines_dir=str(self.pipelines_dir))
 
     def args(self, command: list[str]) -> list[str]:
         return [*command, "--destination", self.destination, "--dataset", self.dataset]
@@ -273,7 +277,7 @@ class Case:
 
     def copy_from(self, template: Case) -> None:
         """Take over `template`'s pipeline: its working folder and its dataset."""
-        shutil.copytree(template.root / "dlt", self.root / "dlt")
+        shutil.copytree(template.work, self.work)
         if self.destination == "duckdb":
             shutil.copy(template.root / f"{PIPELINE}.duckdb", self.root / f"{PIPELINE}.duckdb")
             return
