@@ -8,13 +8,14 @@ every table with the company's data. The instants:
 - dlt's stage moves: the CLI process kills its own group just before or after one of dlt's
   storage steps (a package committed, normalized, a job's commit recorded, a package completed).
   Some of these windows are microseconds wide (between a destination's commit and dlt's marker
-  of it), so only a kill from inside the process lands on them every time;
+  of it), so only a kill from inside the process lands on them every time. The model rebuild
+  is cut the same way, at the statements of dlt's SQL client;
 - phase changes, seen in the pipeline's working folder by a polling loop: a temporary extract
   folder, a package extracted, being normalized, a job started, a merge started, the package
-  loaded, and points of the model rebuild after it;
-- time: spread evenly from the start of the extraction to the end of the load, as a reference
-  run took them (each counted from the last phase change before it, so that a quicker run still
-  gets killed).
+  loaded;
+- time: spread evenly from the start of the extraction to the end of the load as a reference
+  run took them, each counted from the last phase change before it and cut short by the next
+  (so that a run quicker than the reference is still killed there).
 
 A killed `run` is an incremental run: its pipeline starts as a copy of one first run (made once
 per destination), since a killed first run whose dataset does not exist yet is wiped by dlt.
@@ -59,105 +60,103 @@ RECOVERED = "recovered from an interrupted run"
 #: one clock for every company of this process, so that companies of one config are equal
 NOW = datetime.now(UTC).replace(microsecond=0)
 #: run in the CLI's process: kills its process group at one call of a dlt method, then runs the
-#: CLI; CLOCKODO_CRASH_AT is [module, class, method, "before" or "after", text the call's
-#: arguments contain, which such call]
+#: CLI; CLOCKODO_CRASH_AT is [the classes ("module.Class") whose method to watch, the method,
+#: "before" or "after" the call, text the call's arguments contain, which such call]
 CHILD = """
 import importlib, json, os, signal
-module, owner, name, when, match, nth = json.loads(os.environ["CLOCKODO_CRASH_AT"])
-cls = getattr(importlib.import_module(module), owner)
-original = getattr(cls, name)
+owners, method, when, match, nth = json.loads(os.environ["CLOCKODO_CRASH_AT"])
 calls = []
 
-def crashing(self, *args, **kwargs):
-    if match in repr(args):
-        calls.append(args)
-    hit = len(calls) == nth and match in repr(args)
-    if hit and when == "before":
-        os.killpg(os.getpgrp(), signal.SIGKILL)
-    result = original(self, *args, **kwargs)
-    if hit:
-        os.killpg(os.getpgrp(), signal.SIGKILL)
-    return result
+def crashing(original):
+    def call(self, *args, **kwargs):
+        hit = match in repr(args)
+        calls.extend([args] if hit else [])
+        if hit and len(calls) == nth and when == "before":
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        result = original(self, *args, **kwargs)
+        if hit and len(calls) == nth:
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        return result
+    return call
 
-setattr(cls, name, crashing)
+for owner in owners:
+    module, _, name = owner.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    setattr(cls, method, crashing(getattr(cls, method)))
 from clockodo_source.cli import run
 run()
 """
-EXTRACT = "dlt.extract.extract"
-LOAD_STORAGE = "dlt.common.storages.load_storage"
-PACKAGE = "dlt.common.storages.load_package"
+EXTRACT = ["dlt.extract.extract.Extract"]
+LOAD_STORAGE = ["dlt.common.storages.load_storage.LoadStorage"]
+PACKAGE = ["dlt.common.storages.load_package.PackageStorage"]
+SQL_CLIENTS = ["dlt.destinations.impl.duckdb.sql_client.DuckDbSqlClient",
+               "dlt.destinations.impl.postgres.sql_client.Psycopg2SqlClient"]
 
 
 @dataclass(frozen=True)
 class Instant:
-    """Where to kill: at a dlt method call (`dlt`); once the working folder shows `phase` for
-    the `nth` time, `after` a share of the time the reference run took from that phase to its
-    end; or at a `moment`: a share of the reference's time from extracting to loaded."""
+    """Where to kill: at a call of a dlt method (`dlt`), once the working folder shows `phase`
+    for the `nth` time, or at a `moment`: a share of the reference run's time from extracting
+    to loaded."""
 
     name: str
-    dlt: tuple[str, str, str, str, str, int] | None = None
+    dlt: tuple[list[str], str, str, str, int] | None = None
     phase: str | None = None
     nth: int = 1
-    after: float = 0.0
     moment: float | None = None
 
-    def timed(self) -> bool:
-        return bool(self.after) or self.moment is not None
-
-    def wait(self, reference: dict[str, float]) -> tuple[str | None, float]:
-        """The phase to wait for and the seconds to wait after it."""
+    def wait(self, reference: dict[str, float]) -> tuple[str | None, float, str | None]:
+        """The phase to wait for, the seconds to wait after it, and the phase that ends the
+        wait early (the next one the reference run showed), so that a quicker run is still
+        killed before it ends."""
         if self.moment is None:
-            if not self.after:
-                return self.phase, 0.0
-            assert self.phase is not None
-            return self.phase, self.after * (reference["end"] - reference[self.phase])
+            return self.phase, 0.0, None
         start, end = reference["extracting"], reference["loaded"]
         moment = start + self.moment * (end - start)
-        phase = max((name for name in PHASE_NAMES if reference[name] <= moment),
-                    key=reference.__getitem__)
-        return phase, moment - reference[phase]
+        timeline = sorted(PHASE_NAMES, key=reference.__getitem__)
+        seen = [name for name in timeline if reference[name] <= moment]
+        later = timeline[len(seen)] if len(seen) < len(timeline) else None
+        return seen[-1], moment - reference[seen[-1]], later
 
 
-def at(name: str, module: str, owner: str, method: str, when: str, match: str = "",
-       nth: int = 1) -> Instant:
-    return Instant(name, dlt=(module, owner, method, when, match, nth))
+def at(name: str, owners: list[str], method: str, when: str, match: str = "", nth: int = 1
+       ) -> Instant:
+    return Instant(name, dlt=(owners, method, when, match, nth))
 
 
-#: dlt's stage moves of one run: extract, normalize, load, complete
+#: dlt's stage moves of one run: extract, normalize, load, complete; then the model rebuild
 STAGES = [
     # the package committed, the local state not yet saved
-    at("extracted", EXTRACT, "Extract", "commit_packages", "after"),
-    at("normalizing", LOAD_STORAGE, "LoadStorage", "import_extracted_package", "after"),
+    at("extracted", EXTRACT, "commit_packages", "after"),
+    at("normalizing", LOAD_STORAGE, "import_extracted_package", "after"),
     # normalized, its extracted copy not yet deleted
-    at("normalized", LOAD_STORAGE, "LoadStorage", "commit_new_load_package", "after"),
+    at("normalized", LOAD_STORAGE, "commit_new_load_package", "after"),
     # the destination's schema updated and replaced tables truncated, not yet recorded
-    at("schema-updated", LOAD_STORAGE, "LoadStorage", "commit_schema_update", "before"),
+    at("schema-updated", LOAD_STORAGE, "commit_schema_update", "before"),
     # a job committed by the destination, not yet recorded: a merge's staged rows, a replaced
     # table's rows, a merge's root table with nested rows, a merge statement
-    at("entries-staged", PACKAGE, "PackageStorage", "save_pending_transition", "before",
-       "'entries."),
-    at("customers-replaced", PACKAGE, "PackageStorage", "save_pending_transition", "before",
-       "'customers."),
-    at("work-times-staged", PACKAGE, "PackageStorage", "save_pending_transition", "before",
-       "'work_times."),
-    at("merged", PACKAGE, "PackageStorage", "save_pending_transition", "before", ".sql"),
+    at("entries-staged", PACKAGE, "save_pending_transition", "before", "'entries."),
+    at("customers-replaced", PACKAGE, "save_pending_transition", "before", "'customers."),
+    at("work-times-staged", PACKAGE, "save_pending_transition", "before", "'work_times."),
+    at("merged", PACKAGE, "save_pending_transition", "before", ".sql"),
     # a job's follow-up (the merge of its table) created, the job not yet moved to completed
-    at("followed-up", PACKAGE, "PackageStorage", "complete_job", "before", "'entries."),
+    at("followed-up", PACKAGE, "complete_job", "before", "'entries."),
     # the load recorded in the destination, the package not yet moved to loaded
-    at("completed", LOAD_STORAGE, "LoadStorage", "complete_load_package", "before"),
+    at("completed", LOAD_STORAGE, "complete_load_package", "before"),
     # the package loaded, the pipeline's state and trace not yet saved
-    at("loaded", LOAD_STORAGE, "LoadStorage", "complete_load_package", "after"),
+    at("loaded", LOAD_STORAGE, "complete_load_package", "after"),
+    # a model dropped in its replacing transaction; two models replaced, the third not yet
+    at("model-replacing", SQL_CLIENTS, "execute_sql", "after", '"utilization"'),
+    at("models-replaced", SQL_CLIENTS, "execute_sql", "before", '"project_budgets"'),
 ]
 PHASE_NAMES = ("extracting", "extracted", "normalizing", "loading", "merging", "loaded")
 PHASES = [Instant(f"seen-{name}", phase=name) for name in PHASE_NAMES]
-MODELS = [Instant(f"models-{share}", phase="loaded", after=share) for share in (0.15, 0.4)]
 TIMES = [Instant(f"time-{k + 1}of{TIMED}", moment=(k + 0.5) / TIMED) for k in range(TIMED)]
-RUN_INSTANTS = [*STAGES, *PHASES, *MODELS, *TIMES]
+RUN_INSTANTS = [*STAGES, *PHASES, *TIMES]
 #: a backfill loads one package per window: instants in its second and third windows
 BACKFILL_INSTANTS = [
-    at("normalized-2", LOAD_STORAGE, "LoadStorage", "commit_new_load_package", "after", nth=2),
-    at("entries-staged-3", PACKAGE, "PackageStorage", "save_pending_transition", "before",
-       "'entries.", nth=3),
+    at("normalized-2", LOAD_STORAGE, "commit_new_load_package", "after", nth=2),
+    at("entries-staged-3", PACKAGE, "save_pending_transition", "before", "'entries.", nth=3),
     Instant("seen-loaded-2", phase="loaded", nth=2),
 ]
 RECONCILE_INSTANTS = [STAGES[2], STAGES[4], PHASES[4]]
@@ -361,12 +360,15 @@ def change(company: FakeCompany, tag: str, old: bool = False) -> None:
 def kill_at(case: Case, process: subprocess.Popen[bytes], instant: Instant,
             reference: dict[str, float], loaded_before: set[str]) -> None:
     """Kill `process`'s group at `instant`; fail when the process ended before it."""
-    phase, delay = instant.wait(reference)
+    phase, delay, later = instant.wait(reference)
     if phase is not None:
         while phase_count(case.work, phase, loaded_before) < instant.nth:
             assert process.poll() is None, case.log.read_text()
             time.sleep(POLL)
-        time.sleep(delay)
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and not (
+                later and phase_count(case.work, later, loaded_before)):
+            time.sleep(POLL)
         assert process.poll() is None, case.log.read_text()
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=300)
@@ -435,7 +437,8 @@ def reference(make_case: Callable[..., Case], destination: str, root: Path
 def test_killed_run_is_completed_by_the_next(
         destination: str, instant: Instant, make_case: Callable[..., Case], tmp_path: Path
 ) -> None:
-    timing = reference(make_case, destination, tmp_path / "reference") if instant.timed() else {}
+    timing = {} if instant.moment is None else reference(make_case, destination,
+                                                         tmp_path / "reference")
     case = make_case(destination, loaded=True)
     change(case.company, "before")
     loaded_before = loaded_packages(case)
