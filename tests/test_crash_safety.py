@@ -255,12 +255,13 @@ class Case:
     def args(self, command: list[str]) -> list[str]:
         return [*command, "--destination", self.destination, "--dataset", self.dataset]
 
-    def start(self, command: list[str], crash: Instant) -> subprocess.Popen[bytes]:
+    def start(self, command: list[str], crash: Instant | None = None
+              ) -> subprocess.Popen[bytes]:
         """The CLI in a process group of its own, its stderr in `log`; with a dlt stage
         `crash`, set to kill itself there."""
         env = self.env()
         code = ["-m", "clockodo_source.cli"]
-        if crash.dlt is not None:
+        if crash is not None and crash.dlt is not None:
             env["CLOCKODO_CRASH_AT"] = json.dumps(crash.dlt)
             code = ["-c", CHILD]
         with open(self.log, "wb") as log:
@@ -417,7 +418,7 @@ def reference(make_case: Callable[..., Case], destination: str, root: Path
     change(case.company, "before")
     loaded_before = loaded_packages(case)
     started = time.monotonic()
-    process = case.start(["run"], Instant("none"))
+    process = case.start(["run"])
     seen: dict[str, float] = {}
     while process.poll() is None:
         for phase in PHASE_NAMES:
