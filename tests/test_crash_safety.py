@@ -19,7 +19,7 @@ every table with the company's data. The instants:
 
 A killed `run` is an incremental run: its pipeline starts as a copy of one first run (made once
 per destination), since a killed first run whose dataset does not exist yet is wiped by dlt.
-`CLOCKODO_CRASH_INSTANTS=N` sets the number of time-spaced instants per destination (default 4;
+`CLOCKODO_CRASH_INSTANTS=N` sets the number of time-spaced instants per destination (default 3;
 a benchmark machine can run 200).
 """
 
@@ -53,7 +53,7 @@ from tests.helpers import API_KEY, API_USER, DESTINATIONS, POSTGRES_DSN, drop_da
 from tests.test_change_capture import assert_exact, entry_values, wire_values
 
 PIPELINE = "clockodo_pipeline"
-TIMED = int(os.environ.get("CLOCKODO_CRASH_INSTANTS", "4"))
+TIMED = int(os.environ.get("CLOCKODO_CRASH_INSTANTS", "3"))
 #: seconds between two looks at the working folder
 POLL = 0.002
 RECOVERED = "recovered from an interrupted run"
