@@ -14,6 +14,7 @@ import dlt
 from clockodo_source import clockodo_source
 from clockodo_source.analytics import build_models
 from clockodo_source.app import destinations, workspace
+from clockodo_source.app.recovery import recover
 from clockodo_source.app.summary import format_summary
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.settings import ENTITIES
@@ -71,16 +72,14 @@ class RunReport:
 
 def run_source(pipeline: dlt.Pipeline, tables: Sequence[str], **source_args: Any) -> RunReport:
     """Load `tables` of a `clockodo_source(**source_args)`; its counters come back in the
-    report. Packages a killed run left are loaded first. The caller has restored the state
-    from the destination once (`sync_destination`): dlt's `run` would restore it again for
-    every load, a second read of state and schemas (0.4 s of a no-change run)."""
+    report. What a killed run left is completed or discarded first (`recover`). The caller has
+    restored the state from the destination once (`sync_destination`): dlt's `run` would
+    restore it again for every load, a second read of state and schemas (0.4 s of a no-change
+    run), and after a crash it loads the pending packages without extracting anew."""
     started = time.monotonic()
     stats = SourceStats()
     selected = clockodo_source(stats=stats, **source_args).with_resources(*tables)
-    if pipeline.list_extracted_load_packages():
-        pipeline.normalize()
-    if pipeline.list_normalized_load_packages():
-        pipeline.load()
+    recover(pipeline)
     pipeline.extract(selected, **destinations.run_options(pipeline, selected))
     counts = dict(pipeline.normalize().row_counts)
     pipeline.load()
