@@ -39,6 +39,7 @@ from clockodo_source.runner import (
     make_pipeline,
     parse_entities,
     pending_backfill,
+    pipeline_status,
     run_backfill,
     run_source,
 )
@@ -233,16 +234,8 @@ def _report(args: argparse.Namespace) -> str:
 
 
 def _status(args: argparse.Namespace) -> str:
-    """Restoring the state from the destination would replace the working folder a run in
-    progress uses: while one runs, the local copy of the state is shown."""
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
-    note = ""
-    try:
-        with run_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
-            pipeline.sync_destination()
-    except RunInProgress as busy:
-        note = f"\n{busy}: the state shown may be behind it"
-    return format_status(pipeline) + note
+    return format_status(pipeline_status(pipeline))
 
 
 def _locked(args: argparse.Namespace) -> AbstractContextManager[None]:

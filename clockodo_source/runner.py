@@ -7,20 +7,23 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import dlt
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
+from dlt.common.schema.typing import LOADS_TABLE_NAME
 from dlt.extract.source import DltSource
 
 from clockodo_source import destinations, workspace
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.options import entries_text_budget_option, rate_budgets_option
 from clockodo_source.ratelimit import minimum_seconds
+from clockodo_source.rows import as_utc
 from clockodo_source.scan import CURSOR, LAST_RECONCILE, LAST_SCAN, BackfillPlan
 from clockodo_source.settings import ENTITIES, Partition
 from clockodo_source.stats import SourceStats, latest
-from clockodo_source.stored import reader
+from clockodo_source.stored import SqlReader, reader
 from clockodo_source.windows import tile, utc_midnight
 
 SOURCE_NAME = "clockodo"
@@ -126,23 +129,92 @@ def format_summary(pipeline: dlt.Pipeline, report: RunReport) -> str:
     return "\n".join(lines)
 
 
-def format_status(pipeline: dlt.Pipeline) -> str:
+@dataclass(frozen=True)
+class TableStatus:
+    table: str
+    rows: int | None  # None: not in the destination
+    last_scan: str | None
+    last_reconcile: str | None
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """What is loaded, per table, and when: what `status` prints and the MCP server serves."""
+
+    pipeline: str
+    dataset: str
+    tables: list[TableStatus]
+    last_run_finished: datetime | None  # this working folder's last run (dlt's trace)
+    last_successful_load: datetime | None  # the destination's last completed load
+    working_dir: str
+    pipelines_dir: str
+    busy: str | None  # a run in progress, whose state may be ahead of the one shown
+
+    def as_json(self) -> dict[str, Any]:
+        moments = (self.last_run_finished, self.last_successful_load)
+        finished, loaded = (None if moment is None else moment.isoformat() for moment in moments)
+        return {"pipeline": self.pipeline, "dataset": self.dataset,
+                "tables": [vars(table) for table in self.tables],
+                "last_run_finished": finished, "last_successful_load": loaded,
+                "run_in_progress": self.busy}
+
+
+def pipeline_status(pipeline: dlt.Pipeline) -> PipelineStatus:
+    """The pipeline's status, its state first restored from the destination. Restoring would
+    replace the working folder a run in progress uses: while one runs, the local copy of the
+    state is shown, and `busy` says so."""
+    busy = None
+    try:
+        with workspace.run_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+            pipeline.sync_destination()
+    except workspace.RunInProgress as running:
+        busy = str(running)
     states = resource_states(pipeline)
     stored = stored_counts(pipeline, list(ENTITIES))
-    lines = [f"{'table':<20} {'rows':>10}  {'last scan':<26} {'last reconcile':<26} cursor"]
-    for table in ENTITIES:
-        state = states.get(table, {})
-        count = stored.get(table)
-        lines.append(
-            f"{table:<20} {'-' if count is None else f'{count:,}':>10}  "
-            f"{state.get(LAST_SCAN, '-'):<26} {state.get(LAST_RECONCILE, '-'):<26} "
-            f"{state.get(CURSOR, '-')}"
-        )
+    tables = [TableStatus(table, stored.get(table), *(states.get(table, {}).get(key)
+                                                      for key in (LAST_SCAN, LAST_RECONCILE,
+                                                                  CURSOR)))
+              for table in ENTITIES]
     trace = pipeline.last_trace
-    if trace is not None:
-        lines.append(f"last run finished: {trace.finished_at}")
-    lines.append(f"dlt state: {pipeline.working_dir} (in Python: dlt.attach("
-                 f"{pipeline.pipeline_name!r}, pipelines_dir={pipeline.pipelines_dir!r}))")
+    return PipelineStatus(pipeline.pipeline_name, pipeline.dataset_name, tables,
+                          trace.finished_at if trace is not None else None,
+                          last_successful_load(pipeline), pipeline.working_dir,
+                          pipeline.pipelines_dir, busy)
+
+
+def last_successful_load(pipeline: dlt.Pipeline) -> datetime | None:
+    """When the destination recorded the source's last completed load (dlt's load table);
+    None before the first one, and on the filesystem destination."""
+    with reader(pipeline) as opened:
+        if not isinstance(opened, SqlReader):
+            return None
+        client = opened.client
+        try:
+            found = client.execute_sql(
+                f"SELECT MAX(inserted_at) FROM {client.make_qualified_table_name(LOADS_TABLE_NAME)}"
+                " WHERE status = 0 AND schema_name = %s", SOURCE_NAME)
+        except DestinationUndefinedEntity:
+            return None
+    return as_utc(found[0][0]) if found and found[0][0] is not None else None
+
+
+def format_status(status: PipelineStatus) -> str:
+    lines = [f"{'table':<20} {'rows':>10}  {'last scan':<26} {'last reconcile':<26} cursor"]
+    for table in status.tables:
+        lines.append(
+            f"{table.table:<20} {'-' if table.rows is None else f'{table.rows:,}':>10}  "
+            f"{table.last_scan or '-':<26} {table.last_reconcile or '-':<26} "
+            f"{table.cursor or '-'}"
+        )
+    if status.last_run_finished is not None:
+        lines.append(f"last run finished: {status.last_run_finished}")
+    if status.last_successful_load is not None:
+        lines.append(f"last successful load: {status.last_successful_load}")
+    lines.append(f"dlt state: {status.working_dir} (in Python: dlt.attach("
+                 f"{status.pipeline!r}, pipelines_dir={status.pipelines_dir!r}))")
+    if status.busy is not None:
+        lines.append(f"{status.busy}: the state shown may be behind it")
     return "\n".join(lines)
 
 
