@@ -14,6 +14,7 @@ from clockodo_source.alerts import CANNOT_EVALUATE
 from clockodo_source.alerts import FORMATS as ALERT_FORMATS
 from clockodo_source.analytics import FORMATS, REPORT_NAMES
 from clockodo_source.app import billing as billing_commands
+from clockodo_source.app import mcp as mcp_app
 from clockodo_source.app.alerts import alerts_after_run, alerts_command
 from clockodo_source.app.backfill import backfill_command
 from clockodo_source.app.demo import demo_command
@@ -103,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     alerts.add_argument("--format", default="table", choices=ALERT_FORMATS)
     alerts.add_argument("--notify", action="append", metavar="URL",
                         help="POST new, changed and resolved alerts to this webhook")
+    mcp_app.add_options(commands.add_parser(
+        "mcp", parents=[common], help="serve the dataset to AI agents (Model Context Protocol)"))
     return parser
 
 
@@ -132,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _log_to_stderr(args.verbose)
     if args.command == "alerts":
         return alerts_command(args)
+    if args.command == "mcp":
+        return mcp_app.mcp_command(args)
     try:
         with _locked(args):
             if args.command in COMMANDS:
