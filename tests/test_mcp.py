@@ -32,7 +32,7 @@ import dlt
 import httpx
 import httpx2
 import pytest
-from clockodo_source.demo import demo_api
+from clockodo_source.app.demo import demo_api
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
