@@ -124,7 +124,7 @@ def test_incremental_run_then_reconcile(world) -> None:  # type: ignore[no-untyp
 
 def test_exact_comparison_tells_an_empty_text_from_null(world) -> None:  # type: ignore[no-untyped-def]
     """The comparison itself: a stored '' turned NULL and a column the fake has no field for
-    both fail it, on every destination."""
+    (holding a value) both fail it, on every destination."""
     company, _, pipeline, source = world
     pipeline.run(source())
     empty = next(row["id"] for row in company.all_entries() if row.get("text") == "")
@@ -132,6 +132,7 @@ def test_exact_comparison_tells_an_empty_text_from_null(world) -> None:  # type:
         table = client.make_qualified_table_name("entries")
         client.execute_sql(f"UPDATE {table} SET text = NULL WHERE id = %s", empty)
         client.execute_sql(f"ALTER TABLE {table} ADD COLUMN surplus BIGINT")
+        client.execute_sql(f"UPDATE {table} SET surplus = 1 WHERE id = %s", empty)
     with pytest.raises(AssertionError) as failed:
         assert_exact(pipeline, company)
     assert f"entries ({empty},).text: stored None, the fake serves ''" in str(failed.value)

@@ -32,13 +32,13 @@ import dlt
 import httpx
 import httpx2
 import pytest
-from clockodo_source.app.demo import demo_api
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from clockodo_source.analytics import MODEL_NAMES
+from clockodo_source.app.demo import demo_api
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
 from clockodo_source.mcp.readonly import ReadFailed, read_only
