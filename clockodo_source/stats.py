@@ -73,17 +73,17 @@ class SourceStats:
             mine.removed += changes.removed
 
 
-class _Latest:
-    """The stats of the most recently built source: dlt hides a source's objects once it is
-    built, and the CLI's summary needs them."""
-
-    value: SourceStats | None = None
+#: the stats of the source most recently built in this thread: dlt hides a source's objects
+#: once it is built, and the CLI's summary needs them; per thread, because `run --all-accounts`
+#: builds and runs several accounts' sources at once, each in a thread of its own
+_latest = threading.local()
 
 
 def track(stats: SourceStats) -> SourceStats:
-    _Latest.value = stats
+    _latest.value = stats
     return stats
 
 
 def latest() -> SourceStats | None:
-    return _Latest.value
+    value: SourceStats | None = getattr(_latest, "value", None)
+    return value
