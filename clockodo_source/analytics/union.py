@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import dlt
+from dlt.common.schema.typing import LOADS_TABLE_NAME
 from dlt.destinations.sql_client import SqlClientBase
 
 from clockodo_source.analytics.models import MODELS
@@ -26,9 +27,11 @@ _MODEL_NAMES = frozenset(model.name for model in MODELS)
 
 
 def in_union(table: str) -> bool:
-    """A table of the source (child tables included) or a model; not dlt's own tables, nor
-    per-dataset bookkeeping such as alert state."""
-    return table.split("__", 1)[0] in ENTITIES or table in _MODEL_NAMES
+    """A table of the source (child tables included), a model, or dlt's record of loads (which
+    alerts read to tell when data last arrived); not per-dataset bookkeeping such as alert
+    state or dlt's pipeline state."""
+    return (table.split("__", 1)[0] in ENTITIES or table in _MODEL_NAMES
+            or table == LOADS_TABLE_NAME)
 
 
 def rebuild_union(pipeline: dlt.Pipeline, datasets: Mapping[str, str],

@@ -16,6 +16,8 @@ account at a time.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 import re
 import sys
@@ -62,6 +64,7 @@ def run_all(args: argparse.Namespace, accounts: Sequence[Account], sync: Sync, l
             "--all-accounts: no accounts configured; add [sources.clockodo.accounts.<name>] "
             "with api_user and api_key to .dlt/secrets.toml"
         )
+    _import_pandas()
     datasets = {account.name: account.dataset for account in accounts}
     union = threading.Lock()
 
@@ -73,6 +76,15 @@ def run_all(args: argparse.Namespace, accounts: Sequence[Account], sync: Sync, l
             thread_name_prefix="clockodo-account") as pool:
         outcomes = list(pool.map(lambda account: _named(names, account, one), accounts))
     return _report(outcomes)
+
+
+def _import_pandas() -> None:
+    """dlt tells data frames apart by looking into `sys.modules` without importing. DuckDB and
+    pyarrow import pandas on first use; while one account's thread did, another found it half
+    initialized ("partially initialized module 'pandas' has no attribute 'DataFrame'") and its
+    extract failed. Imported before the threads start, it is whole for all of them."""
+    if importlib.util.find_spec("pandas") is not None:
+        importlib.import_module("pandas")
 
 
 def _run_one(args: argparse.Namespace, account: Account, sync: Sync, lock: Lock,
