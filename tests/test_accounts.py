@@ -22,6 +22,7 @@ from typing import Any
 import dlt
 import psycopg2
 import pytest
+import yaml
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from clockodo_source.demo import demo_apis
@@ -353,3 +354,53 @@ def test_demo_shows_two_sample_companies(tmp_path: Path) -> None:
         assert counts == {f"demo_{number}": len(company.all_entries())
                           for number, (_, company) in enumerate(apis, start=1)}
     assert counts["demo_1"] != counts["demo_2"]
+
+
+WORKFLOW = Path(__file__).parent.parent / "pipelines" / "github" / "clockodo.yml"
+
+
+@pytest.mark.parametrize("destination", ["postgres"])
+def test_github_workflow_steps_load_every_account_and_check_alerts(
+        agency: dict[str, FakeClockodoServer], warehouse: Warehouse, tmp_path: Path) -> None:
+    """The workflow's own steps, run by bash as the runner would (after checkout and install),
+    with its secrets pointing at the fakes and a PostgreSQL database: every account loads,
+    and the alerts step fails the run only on a critical alert."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    assert workflow[True]["schedule"][0]["cron"].count(" ") == 4  # YAML reads `on:` as True
+    job = workflow["jobs"]["load"]
+    secrets = {"CLOCKODO_WAREHOUSE_DSN": warehouse.env["DESTINATION__POSTGRES__CREDENTIALS"],
+               "ALERTS_WEBHOOK": ""}
+    env = _configure(tmp_path, agency, warehouse, accounts=())
+    for name in ("acme", "globex"):
+        server, upper = agency[name], name.upper()
+        secrets[f"{upper}_CLOCKODO_API_USER"] = server.api_user
+        secrets[f"{upper}_CLOCKODO_API_KEY"] = server.api_key
+        # what the workflow leaves to Clockodo's defaults: the fake's address and size
+        prefix = f"SOURCES__CLOCKODO__ACCOUNTS__{upper}__"
+        env.update({prefix + "BASE_URL": server.url, prefix + "RATE_BUDGETS": json.dumps(
+            [list(BUDGET)]), prefix + "START_DATE": first_entry_day(server.company).isoformat()})
+    shim = tmp_path / "bin" / "clockodo-pipeline"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m clockodo_source.cli "$@"\n')
+    shim.chmod(0o755)
+    env["PATH"] = f"{shim.parent}{os.pathsep}{env['PATH']}"
+
+    def resolved(values: dict[str, str]) -> dict[str, str]:
+        return {key: re.sub(r"\$\{\{ secrets\.(\w+) \}\}", lambda m: secrets[m[1]], value)
+                for key, value in values.items()}
+
+    statuses = {}
+    for step in job["steps"]:
+        if "run" in step and step["name"] != "Install":
+            step_env = {**env, **resolved(job["env"]), **resolved(step.get("env", {}))}
+            done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path,
+                                  env=step_env, capture_output=True, text=True, timeout=300)
+            statuses[step["name"]] = (done.returncode, done.stderr)
+
+    assert statuses["Load every account"][0] == 0, statuses["Load every account"][1]
+    _assert_exact(warehouse, agency, ("acme", "globex"))
+    alerts = _cli(["alerts", "--account", "all", "--destination", "postgres", "--format",
+                   "json"], tmp_path, {**env, **resolved(job["env"])})
+    critical = any(alert["severity"] == "critical"
+                   for alert in json.loads(alerts.stdout)["alerts"])
+    assert statuses["Alerts"][0] == (2 if critical else 0), statuses["Alerts"][1]
