@@ -30,6 +30,7 @@ from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.limits import RateLimits
 from clockodo_source.fake.server import FakeClockodoServer, RequestRecord
 from clockodo_source.settings import CATALOG
+from clockodo_source.workspace import pipelines_dir, run_lock
 from tests.expected import expected_keys, first_entry_day
 from tests.helpers import POSTGRES_DSN, query, stored_keys
 from tests.test_change_capture import assert_exact
@@ -404,3 +405,23 @@ def test_github_workflow_steps_load_every_account_and_check_alerts(
     critical = any(alert["severity"] == "critical"
                    for alert in json.loads(alerts.stdout)["alerts"])
     assert statuses["Alerts"][0] == (2 if critical else 0), statuses["Alerts"][1]
+
+
+def test_an_account_busy_with_an_overlapping_run_exits_75(
+        agency: dict[str, FakeClockodoServer], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a run of acme holds its pipeline's lock, `run --all-accounts` loads globex and
+    exits 75 (as a single overlapping run does), naming acme."""
+    warehouse = Warehouse("duckdb", {}, tmp_path)
+    env = _configure(tmp_path, agency, warehouse, accounts=("acme", "globex"))
+    monkeypatch.setenv("DLT_DATA_DIR", env["DLT_DATA_DIR"])
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "clockodo.duckdb"))
+    with run_lock(pipelines_dir("duckdb", "clockodo_acme", "clockodo_acme"), "clockodo_acme"):
+        result = _cli(["run", "--all-accounts"], tmp_path, env)
+    assert result.returncode == 75, result.stderr
+    assert re.search(r"^clockodo-pipeline: error: account acme: another run of pipeline "
+                     rf"clockodo_acme is in progress \(pid {os.getpid()}, since ",
+                     result.stderr, re.MULTILINE), result.stderr
+    assert result.stdout.rstrip().endswith("accounts: 1 of 2 loaded; failed: acme")
+    _assert_exact(warehouse, agency, ("globex",))
+    assert agency["acme"].requests == []

@@ -9,8 +9,9 @@ leaves out comes from `[sources.clockodo]`.
 
 An account that fails (401, 403, unreachable, busy) is reported and the others go on; the
 summary has a block per account, stderr a line per failed account, and the exit status is 1
-if any failed. After each account's load the union views of `clockodo_all` are rebuilt, one
-account at a time.
+if any failed (75, as for one pipeline, if those were only busy with an overlapping run).
+After each account's load the union views of `clockodo_all` are rebuilt, one account at a
+time.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import dlt
 
 from clockodo_source.app.accounts import Account, refresh_union
 from clockodo_source.errors import ConfigurationError
+from clockodo_source.workspace import BUSY_EXIT, RunInProgress
 
 Sync = Callable[..., tuple[dlt.Pipeline, str]]
 Lock = Callable[[argparse.Namespace], AbstractContextManager[None]]
@@ -49,6 +51,8 @@ class Outcome:
     seconds: float
     summary: str | None = None
     error: str | None = None
+    #: it did not start: another run of its pipeline was in progress
+    busy: bool = False
 
 
 def run_all(args: argparse.Namespace, accounts: Sequence[Account], sync: Sync, lock: Lock,
@@ -99,6 +103,8 @@ def _run_one(args: argparse.Namespace, account: Account, sync: Sync, lock: Lock,
             pipeline, summary = sync(mine, **{**account.source_args(), **source_args})
             with union:
                 summary += refresh_union(pipeline, datasets)
+    except RunInProgress as busy:
+        return Outcome(account, time.monotonic() - started, error=str(busy), busy=True)
     except Exception as exc:
         if args.verbose:
             traceback.print_exc(file=sys.stderr)
@@ -107,7 +113,8 @@ def _run_one(args: argparse.Namespace, account: Account, sync: Sync, lock: Lock,
 
 
 def _report(outcomes: Sequence[Outcome]) -> int:
-    """A block per account on stdout, a line per failed account on stderr; 1 if any failed."""
+    """A block per account on stdout, a line per failed account on stderr; the exit status:
+    1 if any failed, 75 if the only ones that did not load were busy (an overlapping run)."""
     blocks = []
     for outcome in outcomes:
         name, took = outcome.account.name, f"{outcome.seconds:.1f}s"
@@ -123,7 +130,9 @@ def _report(outcomes: Sequence[Outcome]) -> int:
         print("\n\n".join(blocks))
     except BrokenPipeError:
         sys.stderr.close()
-    return 1 if failed else 0
+    if not failed:
+        return 0
+    return BUSY_EXIT if all(outcome.busy for outcome in outcomes if outcome.error) else 1
 
 
 def _named(names: dict[int, str], account: Account, work: Callable[[Account], Outcome]
