@@ -12,12 +12,14 @@ import argparse
 from clockodo_source.analytics.union import UNION_DATASET
 from clockodo_source.app.accounts import Account, share_duckdb
 from clockodo_source.app.all_accounts import Lock, Sync, run_all
-from clockodo_source.demo import DEMO_KEY, demo_apis
 
 DEMO_DUCKDB = "clockodo_demo.duckdb"
 
 
 def demo_accounts(args: argparse.Namespace, sync: Sync, lock: Lock) -> int:
+    # the fake API is imported only for the demo: a scheduled run does without it
+    from clockodo_source.demo import DEMO_KEY, demo_apis
+
     share_duckdb(args.destination, DEMO_DUCKDB, force=True)
     with demo_apis(args.accounts, args.entries) as apis:
         accounts = [
