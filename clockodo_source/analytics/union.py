@@ -6,7 +6,9 @@ that holds it, with an ``_account`` column naming the account. Columns are match
 column that one account lacks (a field only its API returns, a table it may not read) is null
 in that account's rows, so a new field in one account never breaks the views. They are views,
 not copies: a load into an account shows at once; only a change of the tables' columns needs
-a rebuild, which every load of an account does.
+a rebuild, which every load of an account does. dlt's `_dlt_loads` is united too, so alerts can
+tell when data last arrived (from any account). PostgreSQL keeps a view's tables from being
+dropped: the models are therefore refilled in place (`analytics.build`).
 """
 
 from __future__ import annotations
