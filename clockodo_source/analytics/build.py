@@ -1,9 +1,9 @@
 """Building the analytics models in the pipeline's dataset.
 
-Each model is replaced as a whole: where the warehouse has transactional DDL (DuckDB,
-PostgreSQL) the old table is dropped and the new one created in one transaction, elsewhere
-``CREATE OR REPLACE TABLE`` swaps it in one statement. A failing model therefore leaves its
-previous version in place, never a half-built table.
+Each model is replaced as a whole: on PostgreSQL in one transaction (refilled in place while
+its columns stay the same, so views over it survive), elsewhere ``CREATE OR REPLACE TABLE``
+swaps it in one statement. A failing model therefore leaves its previous version in place,
+never a half-built table.
 """
 
 from __future__ import annotations
@@ -57,12 +57,29 @@ def _has_inputs(model: Model, present: Mapping[str, frozenset[str]]) -> bool:
 
 def _replace(client: SqlClientBase[Any], dialect: Dialect, model: Model, ctx: SqlContext) -> int:
     table = client.make_qualified_table_name(model.name)
-    statements = dialect.replace_table(table, model.select(ctx))
+    select = model.select(ctx)
     if dialect.create_or_replace:
-        client.execute_sql(statements[0])
+        client.execute_sql(dialect.replace_table(table, select)[0])
     else:
         with client.begin_transaction():
-            for statement in statements:
+            for statement in _refill(client, model.name, table, select) \
+                    or dialect.replace_table(table, select):
                 client.execute_sql(statement)
     rows = client.execute_sql(f"SELECT COUNT(*) FROM {table}")
     return int(rows[0][0]) if rows else 0
+
+
+def _refill(client: SqlClientBase[Any], name: str, table: str, select: str) -> list[str]:
+    """Statements that refill a stored model of unchanged columns in place (none otherwise).
+
+    PostgreSQL refuses to drop a table that a view reads (the union dataset's `clockodo_all`
+    views, or a BI tool's), so a model is only dropped and created anew when its columns
+    changed (and the views on its old shape with it, see `Dialect.replace_table`)."""
+    stored = [row[0] for row in client.execute_sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND "
+        "table_name = %s ORDER BY ordinal_position", client.dataset_name, name) or []]
+    with client.execute_query(f"SELECT * FROM (\n{select}\n) AS model LIMIT 0") as cursor:
+        columns = [column[0] for column in cursor.description or ()]
+    if not stored or stored != columns:
+        return []
+    return [f"DELETE FROM {table}", f"INSERT INTO {table} {select}"]

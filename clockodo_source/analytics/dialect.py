@@ -68,10 +68,11 @@ class Dialect:
         return self.seconds_between.format(since, until)
 
     def replace_table(self, table: str, select: str) -> list[str]:
-        """Statements that swap ``table`` for the result of ``select``."""
+        """Statements that swap ``table`` for the result of ``select`` (with DROP: views on the
+        old table go with it, as they could not read the new one)."""
         if self.create_or_replace:
             return [f"CREATE OR REPLACE TABLE {table} AS\n{select}"]
-        return [f"DROP TABLE IF EXISTS {table}", f"CREATE TABLE {table} AS\n{select}"]
+        return [f"DROP TABLE IF EXISTS {table} CASCADE", f"CREATE TABLE {table} AS\n{select}"]
 
 
 POSTGRES = Dialect(

@@ -13,15 +13,18 @@ from contextlib import AbstractContextManager, nullcontext
 from clockodo_source.alerts import CANNOT_EVALUATE
 from clockodo_source.alerts import FORMATS as ALERT_FORMATS
 from clockodo_source.analytics import FORMATS, REPORT_NAMES
+from clockodo_source.app import accounts
 from clockodo_source.app import billing as billing_commands
 from clockodo_source.app import mcp as mcp_app
 from clockodo_source.app.alerts import alerts_after_run, alerts_command
+from clockodo_source.app.all_accounts import DEFAULT_PARALLEL, run_all
 from clockodo_source.app.backfill import backfill_command
 from clockodo_source.app.demo import demo_command
+from clockodo_source.app.demo_accounts import demo_accounts
 from clockodo_source.app.memory import bound_allocators, bound_dlt_buffers
 from clockodo_source.app.messages import describe_failure
 from clockodo_source.app.report import HTML_REPORT, report_command
-from clockodo_source.app.run import sync
+from clockodo_source.app.run import source_args, sync
 from clockodo_source.app.status import status_command
 from clockodo_source.app.workspace import BUSY_EXIT, RunInProgress, pipelines_dir, run_lock
 
@@ -40,8 +43,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--destination", default="duckdb", help="any dlt destination name")
-    common.add_argument("--dataset", default="clockodo", help="dataset (schema) name")
-    common.add_argument("--pipeline-name", default="clockodo_pipeline")
+    common.add_argument("--dataset", help="dataset (schema) name (default clockodo, with "
+                        "--account clockodo_<NAME>)")
+    common.add_argument("--pipeline-name", help="default clockodo_pipeline, with --account "
+                        "clockodo_<NAME>")
+    common.add_argument("--account", metavar="NAME", help="an account of "
+                        "[sources.clockodo.accounts]; `all`: the union of all (reading only)")
     common.add_argument("--entities", help="comma-separated tables (default: all)")
     common.add_argument("--verbose", action="store_true", help="show tracebacks")
     common.add_argument(
@@ -63,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--start-date", help="earliest entry date on a first run (YYYY-MM-DD)")
     run.add_argument("--alerts", action="store_true", help="evaluate alerts after the load")
     run.add_argument("--notify", action="append", metavar="URL", help="webhook for --alerts")
+    run.add_argument("--all-accounts", action="store_true", help="run every configured account")
+    run.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL,
+                     help=f"accounts at a time with --all-accounts (default {DEFAULT_PARALLEL})")
     backfill = commands.add_parser(
         "backfill", parents=[locked], help="load a historical range in windows, resumable"
     )
@@ -76,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--end-date", help="exclusive end date")
     demo = commands.add_parser("demo", parents=[locked], help="sync a built-in sample company")
     demo.add_argument("--entries", type=int, default=3000, help="entries in the sample company")
+    demo.add_argument("--accounts", type=int, default=1, help="sample companies, as accounts")
     commands.add_parser("status", parents=[common], help="what is loaded, per table")
     report = commands.add_parser(
         "report", parents=[common], help="unbilled time, utilization, budgets or overtime"
@@ -133,17 +144,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     bound_allocators()
     bound_dlt_buffers()
     _log_to_stderr(args.verbose)
-    if args.command == "alerts":
-        return alerts_command(args)
-    if args.command == "mcp":
-        return mcp_app.mcp_command(args)
+    account = None
     try:
+        account = accounts.select(args)
+        if args.command == "alerts":
+            return alerts_command(args)
+        if args.command == "mcp":
+            return mcp_app.mcp_command(args)
+        if getattr(args, "all_accounts", False):
+            return run_all(args, accounts.configured_accounts(), sync, _locked, source_args(args))
+        if args.command == "demo" and args.accounts > 1:
+            return demo_accounts(args, sync, _locked)
         with _locked(args):
             if args.command in COMMANDS:
                 output = COMMANDS[args.command](args)
+                if args.command == "backfill":
+                    output += accounts.after_load(args, account)
             else:  # run and reconcile
                 after = alerts_after_run(args)  # run --alerts: its settings checked first
                 pipeline, output = sync(args)
+                output += accounts.after_load(args, account)
                 if after is not None:
                     return after(pipeline, output)
     except KeyboardInterrupt:
@@ -155,8 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.verbose:
             raise
-        print(f"clockodo-pipeline: error: {describe_failure(exc)}", file=sys.stderr)
-        return CANNOT_EVALUATE if getattr(args, "alerts", False) else 1
+        reason = account.describe(exc) if account else describe_failure(exc)
+        print(f"clockodo-pipeline: error: {reason}", file=sys.stderr)
+        return CANNOT_EVALUATE if getattr(args, "alerts", False) or args.command == "alerts" \
+            else 1
     try:
         print(output)
     except BrokenPipeError:  # `| head` closed the pipe: not a failure of the run

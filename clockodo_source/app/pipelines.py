@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -36,10 +37,11 @@ def parse_entities(value: str | None) -> list[str]:
 
 
 def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pipeline:
-    if destination == "duckdb" and pipeline_name == dataset:
+    if destination == "duckdb" and Path(workspace.location(destination, pipeline_name)).stem \
+            == dataset:
         raise ConfigurationError(
-            f"--pipeline-name and --dataset are both {dataset!r}: DuckDB rejects a file and a "
-            "schema of the same name; choose another, e.g. --dataset clockodo"
+            f"the DuckDB file and --dataset are both named {dataset!r}: DuckDB rejects a file "
+            "and a schema of the same name; choose another, e.g. --dataset clockodo"
         )
     return dlt.pipeline(
         pipeline_name=pipeline_name,

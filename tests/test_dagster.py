@@ -1,0 +1,70 @@
+"""The Dagster integration (`pipelines/dagster_assets.py`): the job materializes every table of
+every configured account in-process, from two fake Clockodo APIs into one DuckDB file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import dlt
+import pytest
+
+from clockodo_source.app.accounts import configured_accounts
+from clockodo_source.fake.server import FakeClockodoServer
+from clockodo_source.settings import ENTITIES
+from pipelines.dagster_assets import DEFAULT_SCHEDULE, JOB, clockodo_definitions
+from tests.expected import first_entry_day
+from tests.helpers import query
+from tests.test_accounts import _company
+from tests.test_change_capture import assert_exact
+
+
+@pytest.fixture
+def accounts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+             ) -> Iterator[dict[str, FakeClockodoServer]]:
+    """acme and globex configured as environment variables, as in a deployment."""
+    with FakeClockodoServer(_company(51, 300, 4), api_user="ops@acme.example",
+                            api_key="acme-key") as acme, \
+            FakeClockodoServer(_company(52, 380, 6), api_user="it@globex.example",
+                               api_key="globex-key") as globex:
+        servers = {"acme": acme, "globex": globex}
+        for name, server in servers.items():
+            prefix = f"SOURCES__CLOCKODO__ACCOUNTS__{name.upper()}__"
+            monkeypatch.setenv(prefix + "API_USER", server.api_user)
+            monkeypatch.setenv(prefix + "API_KEY", server.api_key)
+            monkeypatch.setenv(prefix + "BASE_URL", server.url)
+            monkeypatch.setenv(prefix + "START_DATE",
+                               first_entry_day(server.company).isoformat())
+        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "clockodo.duckdb"))
+        yield servers
+
+
+def _reader(tmp_path: Path, dataset: str) -> dlt.Pipeline:
+    return dlt.pipeline(pipeline_name=f"reader_{dataset}", dataset_name=dataset,
+                        destination=dlt.destinations.duckdb(str(tmp_path / "clockodo.duckdb")),
+                        pipelines_dir=str(tmp_path / "readers"))
+
+
+def test_job_materializes_every_table_of_every_account(
+        accounts: dict[str, FakeClockodoServer], tmp_path: Path) -> None:
+    defs = clockodo_definitions(configured_accounts())
+    job = defs.resolve_job_def(JOB)
+    schedule = defs.resolve_schedule_def(f"{JOB}_schedule")
+    assert (schedule.cron_schedule, schedule.job_name) == (DEFAULT_SCHEDULE, JOB)
+
+    result = job.execute_in_process()
+
+    assert result.success
+    expected = {dg.AssetKey([f"clockodo_{name}", table]) for name in accounts for table in ENTITIES}
+    assert {event.asset_key for event in result.get_asset_materialization_events()} == expected
+    graph = defs.resolve_asset_graph()
+    assert {key: graph.get(key).group_name for key in expected} == {
+        key: key.path[0] for key in expected}
+    for name, server in accounts.items():
+        assert_exact(_reader(tmp_path, f"clockodo_{name}"), server.company)
+    union = _reader(tmp_path, "clockodo_all")
+    assert dict(query(union, "SELECT _account, COUNT(*) FROM {ds}.entries GROUP BY _account")) \
+        == {name: len(server.company.all_entries()) for name, server in accounts.items()}
+    assert dict(query(union, "SELECT _account, COUNT(*) FROM {ds}.unbilled_time "
+                             "GROUP BY _account")).keys() == accounts.keys()
