@@ -32,14 +32,14 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
-def parse_timestamp(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def as_utc(value: datetime) -> datetime:
-    """Destinations hand timestamps back naive or zoned; compare them in UTC."""
+    """Destinations hand timestamps back naive or zoned; compare them in UTC. The one UTC
+    helper of the project."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def parse_timestamp(value: str) -> datetime:
+    return as_utc(datetime.fromisoformat(value))
 
 
 def format_timestamp(value: datetime) -> str:

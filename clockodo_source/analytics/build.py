@@ -19,6 +19,7 @@ from dlt.destinations.sql_client import SqlClientBase
 from clockodo_source.analytics.dialect import Dialect, dialect_for
 from clockodo_source.analytics.models import MODELS, Model, SqlContext
 from clockodo_source.analytics.storage import stored_columns
+from clockodo_source.rows import as_utc
 
 
 def build_models(pipeline: dlt.Pipeline, now: datetime | None = None) -> dict[str, int]:
@@ -29,7 +30,7 @@ def build_models(pipeline: dlt.Pipeline, now: datetime | None = None) -> dict[st
     A model whose source tables or columns are missing (a run restricted to some entities)
     is skipped and left out of the result.
     """
-    moment = _as_utc(now or datetime.now(UTC))
+    moment = as_utc(now or datetime.now(UTC))
     dialect = dialect_for(pipeline)
     try:
         present = stored_columns(pipeline, {t for model in MODELS for t in model.inputs})
@@ -42,10 +43,6 @@ def build_models(pipeline: dlt.Pipeline, now: datetime | None = None) -> dict[st
             if _has_inputs(model, present):
                 counts[model.name] = _replace(client, dialect, model, ctx)
     return counts
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _has_inputs(model: Model, present: Mapping[str, frozenset[str]]) -> bool:

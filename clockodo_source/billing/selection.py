@@ -24,6 +24,7 @@ from clockodo_source.analytics.models.run_entries import entry_seconds, entry_va
 from clockodo_source.calendar import configured_timezone, local_range
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.options import parse_date
+from clockodo_source.rows import as_utc
 
 _ENTRY_COLUMNS = ("id", "type", "projects_id", "services_id", "lumpsum_services_id", "text",
                   "hourly_rate", "lumpsum", "lumpsum_services_amount", "lumpsum_services_price",
@@ -202,7 +203,7 @@ def _names(client: SqlClientBase[Any], table: str) -> dict[int, str]:
 def _entry(row: tuple[Any, ...], zone: tzinfo) -> Entry:
     (key, type_, project, service, lumpsum_service, text, rate, lumpsum, amount, price,
      started, hours, value) = row
-    moment = started if started.tzinfo else started.replace(tzinfo=UTC)
+    moment = as_utc(started)
     return Entry(
         id=int(key), type=int(type_), projects_id=_int(project), services_id=_int(service),
         lumpsum_services_id=_int(lumpsum_service), text=text, hourly_rate=_float(rate),
