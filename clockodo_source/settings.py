@@ -1,7 +1,9 @@
 """The entity catalog: one declarative entry per table drives every resource of the source.
 
 Paths carry their API version (the pre-2026-05 v2 routes answer 410), list keys differ per
-endpoint, and only some lists are paged. Every documented field has its column type declared,
+endpoint, and only some lists are paged. The module is longer than the others because it is the
+one table of all 17 entities and their declared columns: split, a table's declaration would
+stand in several places. Every documented field has its column type declared,
 child tables included: a column the API omits for lack of rights, or sends null on a first load,
 still exists with its type, and a count that is whole today and a half tomorrow (Clockodo sends
 `2`, then `2.5`) never splits into a second `__v_double` column.

@@ -179,7 +179,9 @@ def test_rate_limiter_keeps_every_window_within_budget() -> None:
         assert sum(1 for other in stamps[: index + 1] if other > stamp - 0.3) <= 3
         assert sum(1 for other in stamps[: index + 1] if other > stamp - 1.0) <= 5
     assert stamps[5] - stamps[0] >= 1.0
-    assert limiter.waited_seconds >= 1.0
+    # the second's budget frees one window after each answer; the loop's own work between an
+    # answer and the next request counts towards it but is not waiting (seen: 0.9998 s)
+    assert limiter.waited_seconds >= 0.9
 
 
 def test_rate_limiter_counts_requests_in_flight() -> None:
