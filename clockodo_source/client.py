@@ -80,7 +80,7 @@ class ClockodoClient:
         transport: httpx.BaseTransport | None = None,
         stats: RequestStats | None = None,
     ) -> None:
-        self.settings = options
+        self.options = options
         self.base_url = options.base_url.rstrip("/")
         self.stats = stats or RequestStats()
         api_user = options.api_user
@@ -100,13 +100,13 @@ class ClockodoClient:
                 "Accept-Language": "en",
                 "Accept": "application/json",
             },
-            timeout=httpx.Timeout(self.settings.timeout_seconds, connect=10.0),
-            limits=httpx.Limits(max_connections=max(self.settings.concurrency, 1) * 2),
+            timeout=httpx.Timeout(self.options.timeout_seconds, connect=10.0),
+            limits=httpx.Limits(max_connections=max(self.options.concurrency, 1) * 2),
             transport=transport,
         )
-        self._in_flight = threading.BoundedSemaphore(max(self.settings.concurrency, 1))
+        self._in_flight = threading.BoundedSemaphore(max(self.options.concurrency, 1))
         self._pool = ThreadPoolExecutor(
-            max_workers=max(self.settings.concurrency, 1), thread_name_prefix="clockodo-http"
+            max_workers=max(self.options.concurrency, 1), thread_name_prefix="clockodo-http"
         )
 
     def _shared_limiter(self, api_user: str, scope: str,
@@ -134,10 +134,10 @@ class ClockodoClient:
         return [self._limiter]
 
     def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
-        base = min(self.settings.backoff_max_seconds, self.settings.backoff_seconds * 2**attempt)
+        base = min(self.options.backoff_max_seconds, self.options.backoff_seconds * 2**attempt)
         delay = base * (0.5 + random.random() / 2)
         if response is not None and response.status_code == 429:
-            floor = self.settings.retry_after_floor_seconds
+            floor = self.options.retry_after_floor_seconds
             header = response.headers.get("retry-after", "")
             after = float(header) if header.replace(".", "", 1).isdigit() else 0.0
             delay = max(after, floor) if attempt == 0 else max(after, floor, delay)
@@ -164,7 +164,7 @@ class ClockodoClient:
 
     def _send(self, method: str, path: str, params: Params, content: bytes | None,
               decode: Callable[[bytes], T], *, retry: bool) -> T:
-        attempts = max(self.settings.max_attempts, 1) if retry else 1
+        attempts = max(self.options.max_attempts, 1) if retry else 1
         limiters = self._limiters(path, params)
         headers = {"Content-Type": "application/json"} if content is not None else None
         for attempt in range(attempts):
