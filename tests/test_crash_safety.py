@@ -275,7 +275,9 @@ class Case:
 
     def run(self, command: list[str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "clockodo_source.app.cli", *self.args(command)], cwd=self.root,
+            # --verbose: a failed rerun shows its traceback in the test's failure message
+            [sys.executable, "-m", "clockodo_source.app.cli", *self.args(command), "--verbose"],
+            cwd=self.root,
             env=self.env(), capture_output=True, text=True, timeout=300, check=False,
         )
 
