@@ -44,7 +44,15 @@ def _line(stdout: str, prefix: str) -> str:
 
 def test_status_shows_the_last_success_and_apart_the_last_failure(
         fresh_api: FakeClockodoServer, tmp_path: Path) -> None:
+    """Also: `status` of a pipeline that never loaded here is an error that creates nothing
+    (neither state folders nor a DuckDB file), and `--entities` filters the tables."""
     env = _env(fresh_api, tmp_path, first_entry_day(fresh_api.company).isoformat())
+    never = cli("status", cwd=tmp_path, env=env)
+    assert never.returncode == 1
+    assert never.stderr.startswith("clockodo-pipeline: error: no pipeline 'clockodo_pipeline'")
+    assert never.stderr.count("\n") == 1 and "--pipeline-name" in never.stderr
+    assert _files(tmp_path) == set()
+
     tables = "customers,projects,entries"
     assert cli("run", "--entities", tables, cwd=tmp_path, env=env).returncode == 0
     fresh_api.forced_status["/v2/entries"] = 500
@@ -53,8 +61,10 @@ def test_status_shows_the_last_success_and_apart_the_last_failure(
     cause = failed.stderr.strip().splitlines()[-1].removeprefix("clockodo-pipeline: error: ")
     assert "500" in cause
 
-    status = cli("status", cwd=tmp_path, env=env)
+    status = cli("status", "--entities", "entries,projects", cwd=tmp_path, env=env)
     assert status.returncode == 0, status.stderr
+    assert list(_table_lines(status.stdout)) == ["entries", "projects"]
+    assert _table_lines(status.stdout)["projects"][1] == str(len(fresh_api.company.projects))
     loaded = datetime.fromisoformat(
         _line(status.stdout, "last successful load: ").removeprefix("last successful load: "))
     failure = _line(status.stdout, "last failed run: ").removeprefix("last failed run: ")
@@ -62,43 +72,24 @@ def test_status_shows_the_last_success_and_apart_the_last_failure(
     assert shown_cause == cause
     assert datetime.fromisoformat(at) > loaded
     assert "last run finished" not in status.stdout
-    assert set(_table_lines(status.stdout)) == set(ENTITIES)
-
-    chosen = cli("status", "--entities", "entries,projects", cwd=tmp_path, env=env)
-    assert chosen.returncode == 0, chosen.stderr
-    assert list(_table_lines(chosen.stdout)) == ["entries", "projects"]
-    assert _table_lines(chosen.stdout)["projects"][1] == str(len(fresh_api.company.projects))
-    as_json = json.loads(cli("status", "--json", "--entities", "entries", cwd=tmp_path,
-                             env=env).stdout)
-    assert [table["table"] for table in as_json["tables"]] == ["entries"]
-    assert as_json["last_failure"]["cause"] == cause
+    as_json = json.loads(cli("status", "--json", cwd=tmp_path, env=env).stdout)
+    assert [table["table"] for table in as_json["tables"]] == list(ENTITIES)
+    assert as_json["last_failure"] == {"at": datetime.fromisoformat(at).isoformat(),
+                                       "cause": cause}
     assert datetime.fromisoformat(as_json["last_successful_load"]) == loaded
 
     fresh_api.forced_status.clear()
     assert cli("run", "--entities", tables, cwd=tmp_path, env=env).returncode == 0
-    after = cli("status", cwd=tmp_path, env=env).stdout
+    before = _files(tmp_path)
+    after = cli("status", "--entities", "customers", cwd=tmp_path, env=env).stdout
     assert datetime.fromisoformat(_line(after, "last successful load: ").split(": ", 1)[1]) \
         > datetime.fromisoformat(at)
     assert _line(after, "last failed run: ") == f"last failed run: {at} (a later load " \
         f"succeeded): {cause}"
-
-
-def test_status_of_an_unknown_pipeline_is_an_error_that_creates_nothing(
-        fresh_api: FakeClockodoServer, tmp_path: Path) -> None:
-    env = _env(fresh_api, tmp_path, first_entry_day(fresh_api.company).isoformat())
-    data_dir = tmp_path / "dlt"
-    never = cli("status", cwd=tmp_path, env=env)
-    assert never.returncode == 1
-    assert never.stderr.count("\n") == 1 and "'clockodo_pipeline'" in never.stderr
-    assert "Traceback" not in never.stderr
-    assert not data_dir.exists() and not list(tmp_path.glob("*.duckdb"))
-
-    assert cli("run", "--entities", "customers", cwd=tmp_path, env=env).returncode == 0
-    before = _files(tmp_path)
     typo = cli("status", "--pipeline-name", "clockodo_pipelin", cwd=tmp_path, env=env)
     assert typo.returncode == 1
     assert typo.stderr.startswith("clockodo-pipeline: error: no pipeline 'clockodo_pipelin'")
-    assert "--pipeline-name" in typo.stderr and typo.stderr.count("\n") == 1
+    assert "Traceback" not in typo.stderr
     assert _files(tmp_path) == before
 
 
