@@ -184,3 +184,19 @@ def test_version(tmp_path: Path) -> None:
     result = cli("--version", cwd=tmp_path, env={"DLT_DATA_DIR": os.fspath(tmp_path / "dlt")})
     assert result.returncode == 0
     assert result.stdout.strip() == f"clockodo-pipeline {version('clockodo-dlt')}"
+
+
+def test_all_accounts_json_is_one_object_with_a_summary_per_account(tmp_path: Path) -> None:
+    """`demo --accounts 2` runs as `run --all-accounts` does: one object, a summary each."""
+    result = cli("demo", "--accounts", "2", "--entries", "150", "--json", cwd=tmp_path,
+                 env={"DLT_DATA_DIR": os.fspath(tmp_path / "dlt")})
+    assert result.returncode == 0, result.stderr
+    document = _one_object(result.stdout)
+    assert document["exit_status"] == 0 and list(document["accounts"]) == ["demo_1", "demo_2"]
+    with duckdb.connect(str(tmp_path / "clockodo_demo.duckdb"), read_only=True) as connection:
+        for name, summary in document["accounts"].items():
+            assert summary["dataset"] == f"clockodo_{name}" and summary["exit_status"] == 0
+            for table, figures in summary["tables"].items():
+                row = connection.execute(
+                    f"SELECT COUNT(*) FROM clockodo_{name}.{table}").fetchone()
+                assert row is not None and figures["stored"] == row[0], (name, table)
