@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import dlt
 
@@ -57,7 +58,6 @@ def alerts_after_run(args: argparse.Namespace) -> AfterRun | None:
         return None
     urls = notify_urls(args.notify)
     thresholds = Thresholds.from_config()
-
     output = Output.of(args)
 
     def after(pipeline: dlt.Pipeline, summary: str) -> int:
@@ -68,21 +68,25 @@ def alerts_after_run(args: argparse.Namespace) -> AfterRun | None:
         except Exception as exc:
             status = _cannot_evaluate(exc, args.verbose)
             if output.json:
-                _print(json.dumps({**json.loads(summary), "alerts": None,
-                                   "exit_status": status}) + "\n")
+                _with_alerts(summary, None, status)
             return status
         if output.json:
             _notes(outcome)
-            alerts = json.loads(render(outcome.evaluation, "json"))["alerts"]
-            _print(json.dumps({**json.loads(summary), "alerts": alerts,
-                               "exit_status": outcome.status}) + "\n")
+            _with_alerts(summary, [alert.as_json() for alert in outcome.evaluation.alerts],
+                         outcome.status)
             return outcome.status
-        if output.quiet and not outcome.evaluation.alerts:
+        if output.quiet and not outcome.evaluation.alerts:  # nothing wrong, nothing to say
             _notes(outcome)
             return outcome.status
         return _show(outcome, "table")
 
     return after
+
+
+def _with_alerts(summary: str, alerts: list[dict[str, Any]] | None, status: int) -> None:
+    """`run --alerts --json`: the run's summary object with the alerts (None: not evaluated)
+    and the exit status they give, still one object."""
+    _print(json.dumps({**json.loads(summary), "alerts": alerts, "exit_status": status}) + "\n")
 
 
 def _show(outcome: Outcome, fmt: str) -> int:
