@@ -74,7 +74,7 @@ def status_command(args: argparse.Namespace) -> str:
         _check_known(args.pipeline_name, args.destination, args.dataset)
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
     status = pipeline_status(pipeline, tables)
-    if getattr(args, "json", False):
+    if args.json:
         return json.dumps(status.as_json(), indent=2)
     return format_status(status)
 
