@@ -39,7 +39,7 @@ def after_load(account: Account, destination: str, datasets: dict[str, str]) -> 
     """The account's analytics models, then the union views over every account."""
     pipeline = make_pipeline(account.pipeline_name, destination, account.dataset)
     build_models(pipeline)
-    print(refresh_union(pipeline, datasets).strip())
+    print(refresh_union(pipeline, datasets))
 
 
 def clockodo_dag(accounts: list[Account], destination: str = "duckdb",

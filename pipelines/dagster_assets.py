@@ -59,7 +59,7 @@ def account_assets(account: Account, destination: str, datasets: dict[str, str]
         source = clockodo_source(**account.source_args())
         yield from dlt.run(context=context, dlt_source=source, **run_options(pipeline, source))
         build_models(pipeline)
-        context.log.info(refresh_union(pipeline, datasets).strip())
+        context.log.info(refresh_union(pipeline, datasets))
 
     return assets
 

@@ -36,6 +36,7 @@ from clockodo_source import clockodo_source
 from clockodo_source.analytics.union import UNION_DATASET, rebuild_union
 from clockodo_source.app.messages import describe_failure
 from clockodo_source.app.pipelines import make_pipeline
+from clockodo_source.app.summary import Output
 from clockodo_source.errors import ConfigurationError
 
 SECTION = ("sources", "clockodo", "accounts")
@@ -239,15 +240,16 @@ def after_load(args: argparse.Namespace, account: Account | None) -> str:
     """After a command loaded `account` (nothing without one): the union views again."""
     if account is None:
         return ""
-    return refresh_union(make_pipeline(args.pipeline_name, args.destination, args.dataset))
+    pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
+    return Output.of(args).note(refresh_union(pipeline))
 
 
 def refresh_union(pipeline: dlt.Pipeline, datasets: Mapping[str, str] | None = None) -> str:
     """After an account's load: the union views of `datasets` (default: every configured
     account) again, as one summary line."""
     if pipeline.destination.destination_name == "filesystem":
-        return f"\nunion {UNION_DATASET}: not built on the filesystem destination"
+        return f"union {UNION_DATASET}: not built on the filesystem destination"
     views = rebuild_union(pipeline, union_datasets() if datasets is None else datasets)
     accounts = sorted({account for names in views.values() for account in names})
-    return (f"\nunion {UNION_DATASET}: {len(views)} views over "
+    return (f"union {UNION_DATASET}: {len(views)} views over "
             f"{len(accounts)} account(s): {', '.join(accounts)}")

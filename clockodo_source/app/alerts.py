@@ -11,8 +11,10 @@ run refused because another one is in progress keeps its 75.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import dlt
 
@@ -27,6 +29,7 @@ from clockodo_source.alerts import (
 )
 from clockodo_source.app.messages import describe_failure
 from clockodo_source.app.run import make_pipeline
+from clockodo_source.app.summary import Output
 from clockodo_source.errors import ConfigurationError
 
 AfterRun = Callable[[dlt.Pipeline, str], int]
@@ -47,27 +50,54 @@ def alerts_command(args: argparse.Namespace) -> int:
 
 def alerts_after_run(args: argparse.Namespace) -> AfterRun | None:
     """For `run --alerts`: the step to call after the load, its settings checked now (before
-    the run makes a request); None without `--alerts`."""
+    the run makes a request); None without `--alerts`. With `--json` the summary's object
+    gets the alerts and the exit status; with `--quiet` only alerts that fire are shown."""
     if not getattr(args, "alerts", False):
         if getattr(args, "notify", None):
             raise ConfigurationError("--notify sends alerts: add --alerts to `run`")
         return None
     urls = notify_urls(args.notify)
     thresholds = Thresholds.from_config()
+    output = Output.of(args)
 
     def after(pipeline: dlt.Pipeline, summary: str) -> int:
-        _print(summary + "\n")
+        if not output.json and summary:
+            _print(summary + "\n")
         try:
             outcome = check(pipeline, notify=urls, thresholds=thresholds)
         except Exception as exc:
-            return _cannot_evaluate(exc, args.verbose)
+            status = _cannot_evaluate(exc, args.verbose)
+            if output.json:
+                _with_alerts(summary, None, status)
+            return status
+        if output.json:
+            _notes(outcome)
+            _with_alerts(summary, [alert.as_json() for alert in outcome.evaluation.alerts],
+                         outcome.status)
+            return outcome.status
+        if output.quiet and not outcome.evaluation.alerts:  # nothing wrong, nothing to say
+            _notes(outcome)
+            return outcome.status
         return _show(outcome, "table")
 
     return after
 
 
+def _with_alerts(summary: str, alerts: list[dict[str, Any]] | None, status: int) -> None:
+    """`run --alerts --json`: the run's summary object with the alerts (None: not evaluated)
+    and the exit status they give, still one object."""
+    _print(json.dumps({**json.loads(summary), "alerts": alerts, "exit_status": status}) + "\n")
+
+
 def _show(outcome: Outcome, fmt: str) -> int:
     """The alerts on stdout; rules left out and failed webhooks on stderr, one line each."""
+    _notes(outcome)
+    _print(render(outcome.evaluation, fmt))
+    return outcome.status
+
+
+def _notes(outcome: Outcome) -> None:
+    """Rules left out and failed webhooks, on stderr, one line each."""
     notes: Sequence[str] = [
         *(f"rule {rule} not evaluated: {why}"
           for rule, why in outcome.evaluation.unevaluated.items()),
@@ -75,8 +105,6 @@ def _show(outcome: Outcome, fmt: str) -> int:
     ]
     for note in notes:
         print(f"clockodo-pipeline: {note}", file=sys.stderr)
-    _print(render(outcome.evaluation, fmt))
-    return outcome.status
 
 
 def _cannot_evaluate(exc: Exception, verbose: bool) -> int:

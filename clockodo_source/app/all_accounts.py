@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
 import logging
 import re
 import sys
@@ -34,6 +35,7 @@ from typing import Any
 import dlt
 
 from clockodo_source.app.accounts import Account, refresh_union
+from clockodo_source.app.summary import Output
 from clockodo_source.app.workspace import BUSY_EXIT, RunInProgress
 from clockodo_source.errors import ConfigurationError
 
@@ -79,7 +81,7 @@ def run_all(args: argparse.Namespace, accounts: Sequence[Account], sync: Sync, l
             max_workers=min(parallel, len(accounts)),
             thread_name_prefix="clockodo-account") as pool:
         outcomes = list(pool.map(lambda account: _named(names, account, one), accounts))
-    return _report(outcomes)
+    return _report(outcomes, Output.of(args))
 
 
 def _import_pandas() -> None:
@@ -102,7 +104,7 @@ def _run_one(args: argparse.Namespace, account: Account, sync: Sync, lock: Lock,
         with lock(mine):
             pipeline, summary = sync(mine, **{**account.source_args(), **source_args})
             with union:
-                summary += refresh_union(pipeline, datasets)
+                summary += Output.of(args).note(refresh_union(pipeline, datasets))
     except RunInProgress as busy:
         return Outcome(account, time.monotonic() - started, error=str(busy), busy=True)
     except Exception as exc:
@@ -112,9 +114,13 @@ def _run_one(args: argparse.Namespace, account: Account, sync: Sync, lock: Lock,
     return Outcome(account, time.monotonic() - started, summary=summary)
 
 
-def _report(outcomes: Sequence[Outcome]) -> int:
-    """A block per account on stdout, a line per failed account on stderr; the exit status:
-    1 if any failed, 75 if the only ones that did not load were busy (an overlapping run)."""
+def _report(outcomes: Sequence[Outcome], output: Output) -> int:
+    """A block per account on stdout (with `--json` one object: each account's summary or
+    error, and the exit status), a line per failed account on stderr; the exit status: 1 if
+    any failed, 75 if the only ones that did not load were busy (an overlapping run)."""
+    failed = [outcome.account.name for outcome in outcomes if outcome.error is not None]
+    status = 0 if not failed else \
+        BUSY_EXIT if all(outcome.busy for outcome in outcomes if outcome.error) else 1
     blocks = []
     for outcome in outcomes:
         name, took = outcome.account.name, f"{outcome.seconds:.1f}s"
@@ -123,16 +129,22 @@ def _report(outcomes: Sequence[Outcome]) -> int:
         else:
             blocks.append(f"account {name}: FAILED after {took}: {outcome.error}")
             print(f"clockodo-pipeline: error: account {name}: {outcome.error}", file=sys.stderr)
-    failed = [outcome.account.name for outcome in outcomes if outcome.error is not None]
     blocks.append(f"accounts: {len(outcomes) - len(failed)} of {len(outcomes)} loaded"
                   + (f"; failed: {', '.join(failed)}" if failed else ""))
+    text = "\n\n".join(blocks)
+    if output.json:
+        text = json.dumps({"accounts": {
+            outcome.account.name: json.loads(outcome.summary) if outcome.summary is not None
+            else {"error": outcome.error, "busy": outcome.busy} for outcome in outcomes
+        }, "exit_status": status})
+    elif output.quiet:
+        text = ""
     try:
-        print("\n\n".join(blocks))
+        if text:
+            print(text)
     except BrokenPipeError:
         sys.stderr.close()
-    if not failed:
-        return 0
-    return BUSY_EXIT if all(outcome.busy for outcome in outcomes if outcome.error) else 1
+    return status
 
 
 def _named(names: dict[int, str], account: Account, work: Callable[[Account], Outcome]

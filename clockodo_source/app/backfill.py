@@ -12,6 +12,7 @@ from typing import Any
 import dlt
 
 from clockodo_source.app.destinations import held_open
+from clockodo_source.app.failures import failures_recorded
 from clockodo_source.app.pipelines import (
     RunReport,
     finish,
@@ -19,6 +20,7 @@ from clockodo_source.app.pipelines import (
     parse_entities,
     run_source,
 )
+from clockodo_source.app.summary import Output
 from clockodo_source.options import (
     check_range,
     entries_text_budget_option,
@@ -45,10 +47,11 @@ def backfill_command(args: argparse.Namespace) -> str:
     check_range(start, end, "--start-date", "--end-date")
     plan = BackfillPlan(start, end, window_option(args.window, "--window"))
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
-    with held_open(pipeline):
+    with failures_recorded(pipeline), held_open(pipeline):
         pipeline.sync_destination()
         source_args = {"strict": True} if args.strict else {}
-        return finish(pipeline, run_backfill(pipeline, plan, tables, source_args))
+        return finish(pipeline, run_backfill(pipeline, plan, tables, source_args),
+                      Output.of(args))
 
 
 def windowed_tables(tables: Sequence[str]) -> list[str]:

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from importlib.metadata import version
 
 from clockodo_source.alerts import CANNOT_EVALUATE
 from clockodo_source.alerts import FORMATS as ALERT_FORMATS
@@ -51,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                         "[sources.clockodo.accounts]; `all`: the union of all (reading only)")
     common.add_argument("--entities", help="comma-separated tables (default: all)")
     common.add_argument("--verbose", action="store_true", help="show tracebacks")
+    common.add_argument("--quiet", action="store_true",
+                        help="only errors and warnings (no progress, no run summary)")
     common.add_argument(
         "--strict", action="store_true",
         help="fail on a table the API user may not read (default: skip it with a warning)",
@@ -62,11 +65,17 @@ def _parser() -> argparse.ArgumentParser:
         help=f"wait for a run of the same pipeline in progress (default: exit {BUSY_EXIT})",
     )
 
+    summary = argparse.ArgumentParser(add_help=False)
+    summary.add_argument("--json", action="store_true",
+                         help="print the summary as one JSON object on stdout")
+
     parser = argparse.ArgumentParser(
         prog="clockodo-pipeline", description="Load a Clockodo account into a dlt destination."
     )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {version('clockodo-dlt')}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", parents=[locked], help="incremental sync")
+    run = commands.add_parser("run", parents=[locked, summary], help="incremental sync")
     run.add_argument("--start-date", help="earliest entry date on a first run (YYYY-MM-DD)")
     run.add_argument("--alerts", action="store_true", help="evaluate alerts after the load")
     run.add_argument("--notify", action="append", metavar="URL", help="webhook for --alerts")
@@ -74,20 +83,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL,
                      help=f"accounts at a time with --all-accounts (default {DEFAULT_PARALLEL})")
     backfill = commands.add_parser(
-        "backfill", parents=[locked], help="load a historical range in windows, resumable"
+        "backfill", parents=[locked, summary], help="load a historical range in windows, resumable"
     )
     backfill.add_argument("--start-date", required=True)
     backfill.add_argument("--end-date", help="exclusive end date (default: now + future_days)")
     backfill.add_argument("--window", default="month")
     reconcile = commands.add_parser(
-        "reconcile", parents=[locked], help="re-scan a range, apply edits and deletions"
+        "reconcile", parents=[locked, summary], help="re-scan a range, apply edits and deletions"
     )
     reconcile.add_argument("--start-date")
     reconcile.add_argument("--end-date", help="exclusive end date")
-    demo = commands.add_parser("demo", parents=[locked], help="sync a built-in sample company")
+    demo = commands.add_parser("demo", parents=[locked, summary],
+                               help="sync a built-in sample company")
     demo.add_argument("--entries", type=int, default=3000, help="entries in the sample company")
     demo.add_argument("--accounts", type=int, default=1, help="sample companies, as accounts")
-    commands.add_parser("status", parents=[common], help="what is loaded, per table")
+    commands.add_parser("status", parents=[common, summary], help="what is loaded, per table")
     report = commands.add_parser(
         "report", parents=[common], help="unbilled time, utilization, budgets or overtime"
     )
@@ -129,12 +139,13 @@ def _locked(args: argparse.Namespace) -> AbstractContextManager[None]:
         "waiting for the run of pipeline %s in progress (%s)", args.pipeline_name, holder))
 
 
-def _log_to_stderr(verbose: bool) -> None:
-    """Progress and warnings of the connector go to stderr, one line each."""
+def _log_to_stderr(verbose: bool, quiet: bool) -> None:
+    """Progress and warnings of the connector go to stderr, one line each (with `--quiet`
+    only warnings)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("clockodo-pipeline: %(message)s"))
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
 
 
@@ -143,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     bound_allocators()
     bound_dlt_buffers()
-    _log_to_stderr(args.verbose)
+    _log_to_stderr(args.verbose, args.quiet)
     account = None
     try:
         account = accounts.select(args)
@@ -180,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return CANNOT_EVALUATE if getattr(args, "alerts", False) or args.command == "alerts" \
             else 1
     try:
-        print(output)
+        if output:  # `--quiet` leaves nothing to print
+            print(output)
     except BrokenPipeError:  # `| head` closed the pipe: not a failure of the run
         sys.stderr.close()
     return 0

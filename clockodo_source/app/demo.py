@@ -9,6 +9,7 @@ from contextlib import ExitStack, contextmanager
 from clockodo_source.analytics import write_html_report
 from clockodo_source.app.report import HTML_REPORT
 from clockodo_source.app.run import sync
+from clockodo_source.app.summary import Output
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
 
@@ -46,11 +47,13 @@ def demo_command(args: argparse.Namespace) -> str:
         start = min(row["time_since"] for row in company.all_entries())[:10]
         pipeline, summary = sync(args, api_user=DEMO_USER, api_key=DEMO_KEY,
                                  base_url=server.url, start_date=start, full=True)
-    hint = ""
+    output = Output.of(args)
+    lines = [] if output.json or output.quiet else \
+        [f"Demo company loaded from a fake Clockodo API at {server.url}\n{summary}"]
     if args.destination == "duckdb":
         credentials = pipeline.destination_client().config.credentials
-        hint = f"\nDuckDB file: {getattr(credentials, 'database', '?')}"
+        lines.append(output.note(f"DuckDB file: {getattr(credentials, 'database', '?')}"))
     if args.destination != "filesystem":
         page = write_html_report(pipeline, HTML_REPORT).resolve()
-        hint += f"\nReport (opens offline in a browser): {page.as_uri()}"
-    return f"Demo company loaded from a fake Clockodo API at {server.url}\n{summary}{hint}"
+        lines.append(output.note(f"Report (opens offline in a browser): {page.as_uri()}"))
+    return summary if output.json else "".join(lines)

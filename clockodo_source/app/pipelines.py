@@ -3,7 +3,7 @@ report, and the rebuild of the models after it."""
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +16,7 @@ from clockodo_source import clockodo_source
 from clockodo_source.analytics import build_models
 from clockodo_source.app import destinations, workspace
 from clockodo_source.app.recovery import recover
-from clockodo_source.app.summary import format_summary
+from clockodo_source.app.summary import Output, RunSummary
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.settings import ENTITIES
 from clockodo_source.stats import SourceStats
@@ -36,6 +36,10 @@ def parse_entities(value: str | None) -> list[str]:
     return names
 
 
+#: dlt's progress lines, on stderr through the CLI's log (so `--quiet` silences them)
+PROGRESS = logging.getLogger("clockodo_source.progress")
+
+
 def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pipeline:
     if destination == "duckdb" and Path(workspace.location(destination, pipeline_name)).stem \
             == dataset:
@@ -48,7 +52,7 @@ def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pip
         destination=destinations.resolve(destination, pipeline_name),
         dataset_name=dataset,
         pipelines_dir=workspace.pipelines_dir(destination, pipeline_name, dataset),
-        progress=dlt.progress.log(log_period=10.0, logger=sys.stderr, dump_system_stats=False),
+        progress=dlt.progress.log(log_period=10.0, logger=PROGRESS, dump_system_stats=False),
     )
 
 
@@ -89,11 +93,11 @@ def run_source(pipeline: dlt.Pipeline, tables: Sequence[str], **source_args: Any
     return RunReport(time.monotonic() - started, written, stats, list(tables))
 
 
-def finish(pipeline: dlt.Pipeline, report: RunReport) -> str:
-    """The run summary, after rebuilding the analytics models on the fresh data."""
-    summary = format_summary(pipeline, report.tables, report.seconds, report.rows_written,
-                             report.stats)
-    if pipeline.destination.destination_name == "filesystem":
-        return f"{summary}\nmodels: not built on the filesystem destination"
-    built = build_models(pipeline)
-    return f"{summary}\nmodels: " + ", ".join(f"{name} {rows:,}" for name, rows in built.items())
+def finish(pipeline: dlt.Pipeline, report: RunReport, output: Output) -> str:
+    """The run summary as `output` shows it, after rebuilding the analytics models on the
+    fresh data."""
+    summary = RunSummary.of(pipeline, report.tables, report.seconds, report.rows_written,
+                            report.stats)
+    if pipeline.destination.destination_name != "filesystem":
+        summary.models = build_models(pipeline)
+    return output.render(summary)

@@ -14,6 +14,7 @@ import dlt
 
 from clockodo_source.app.backfill import pending_backfill, run_backfill
 from clockodo_source.app.destinations import held_open
+from clockodo_source.app.failures import failures_recorded
 from clockodo_source.app.pipelines import (
     RunReport,
     finish,
@@ -21,6 +22,7 @@ from clockodo_source.app.pipelines import (
     parse_entities,
     run_source,
 )
+from clockodo_source.app.summary import Output
 
 logger = logging.getLogger("clockodo_source")
 
@@ -45,7 +47,7 @@ def sync(args: argparse.Namespace, **options: Any) -> tuple[dlt.Pipeline, str]:
     chosen = {**source_args(args), **options}
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
     report = RunReport(0.0, {}, None, [])
-    with held_open(pipeline):
+    with failures_recorded(pipeline), held_open(pipeline):
         pipeline.sync_destination()
         if args.command == "run":
             plan = pending_backfill(pipeline, tables)
@@ -53,4 +55,4 @@ def sync(args: argparse.Namespace, **options: Any) -> tuple[dlt.Pipeline, str]:
                 logger.info("finishing the interrupted backfill %s first", plan.marker())
                 report.merge(run_backfill(pipeline, plan, tables, chosen))
         report.merge(run_source(pipeline, tables, **chosen))
-        return pipeline, finish(pipeline, report)
+        return pipeline, finish(pipeline, report, Output.of(args))

@@ -173,8 +173,9 @@ class Tools:
 
     def status(self) -> dict[str, Any]:
         """What is loaded, as `clockodo-pipeline status` shows it: per table the rows stored,
-        the last scan and the last reconcile (full re-scan) in UTC; the end of the last run
-        and the destination's last successful load; a run in progress, if any.
+        the last scan and the last reconcile (full re-scan) in UTC; the destination's last
+        successful load and, apart from it, the last failed run with its one-line cause; a run
+        in progress, if any.
         """
         with self._call() as pipeline:
             return pipeline_status(pipeline).as_json()
