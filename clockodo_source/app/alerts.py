@@ -26,6 +26,7 @@ from clockodo_source.alerts import (
     render,
 )
 from clockodo_source.app.messages import describe_failure
+from clockodo_source.app.process import write_out
 from clockodo_source.app.run import make_pipeline
 from clockodo_source.errors import ConfigurationError
 
@@ -56,7 +57,7 @@ def alerts_after_run(args: argparse.Namespace) -> AfterRun | None:
     thresholds = Thresholds.from_config()
 
     def after(pipeline: dlt.Pipeline, summary: str) -> int:
-        _print(summary + "\n")
+        write_out(summary + "\n")
         try:
             outcome = check(pipeline, notify=urls, thresholds=thresholds)
         except Exception as exc:
@@ -75,7 +76,7 @@ def _show(outcome: Outcome, fmt: str) -> int:
     ]
     for note in notes:
         print(f"clockodo-pipeline: {note}", file=sys.stderr)
-    _print(render(outcome.evaluation, fmt))
+    write_out(render(outcome.evaluation, fmt))
     return outcome.status
 
 
@@ -86,10 +87,3 @@ def _cannot_evaluate(exc: Exception, verbose: bool) -> int:
     print(f"clockodo-pipeline: cannot evaluate alerts: {reason}", file=sys.stderr)
     return CANNOT_EVALUATE
 
-
-def _print(text: str) -> None:
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:  # `| head` closed the pipe: not a failure of the check
-        sys.stderr.close()

@@ -34,6 +34,7 @@ from typing import Any
 import dlt
 
 from clockodo_source.app.accounts import Account, refresh_union
+from clockodo_source.app.process import write_out
 from clockodo_source.app.workspace import BUSY_EXIT, RunInProgress
 from clockodo_source.errors import ConfigurationError
 
@@ -126,10 +127,7 @@ def _report(outcomes: Sequence[Outcome]) -> int:
     failed = [outcome.account.name for outcome in outcomes if outcome.error is not None]
     blocks.append(f"accounts: {len(outcomes) - len(failed)} of {len(outcomes)} loaded"
                   + (f"; failed: {', '.join(failed)}" if failed else ""))
-    try:
-        print("\n\n".join(blocks))
-    except BrokenPipeError:
-        sys.stderr.close()
+    write_out("\n\n".join(blocks) + "\n")
     if not failed:
         return 0
     return BUSY_EXIT if all(outcome.busy for outcome in outcomes if outcome.error) else 1

@@ -12,6 +12,7 @@ import argparse
 from clockodo_source.analytics.union import UNION_DATASET
 from clockodo_source.app.accounts import Account, share_duckdb
 from clockodo_source.app.all_accounts import Lock, Sync, run_all
+from clockodo_source.app.process import write_out
 
 DEMO_DUCKDB = "clockodo_demo.duckdb"
 
@@ -31,7 +32,7 @@ def demo_accounts(args: argparse.Namespace, sync: Sync, lock: Lock) -> int:
             for number, (server, company) in enumerate(apis, start=1)
         ]
         status = run_all(args, accounts, sync, lock, {})
-    print(f"\n{len(accounts)} sample companies, each a fake Clockodo API on loopback; side by "
-          f"side in dataset {UNION_DATASET}, e.g. SELECT _account, COUNT(*) FROM "
-          f"{UNION_DATASET}.entries GROUP BY _account")
+    write_out(f"\n{len(accounts)} sample companies, each a fake Clockodo API on loopback; side "
+              f"by side in dataset {UNION_DATASET}, e.g. SELECT _account, COUNT(*) FROM "
+              f"{UNION_DATASET}.entries GROUP BY _account\n")
     return status

@@ -1,0 +1,31 @@
+"""How a command's process ends besides success and failure: a Ctrl-C, or a reader that closed
+the standard output (`clockodo-pipeline report unbilled | head -1`).
+
+Standard library only: the CLI's entry point relies on it before it imports the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+
+#: 128 + SIGINT: what a shell reports for a command that Ctrl-C ended
+INTERRUPTED_EXIT = 130
+INTERRUPTED = "clockodo-pipeline: interrupted; the next run resumes"
+#: 128 + SIGPIPE: what a shell reports for `seq 100000 | head -1`'s `seq`, the status of a
+#: writer whose reader went away (Python ignores SIGPIPE and raises BrokenPipeError instead)
+OUTPUT_CLOSED_EXIT = 141
+
+
+class OutputClosed(Exception):
+    """The reader of the standard output went away: nothing is wrong, the command stops."""
+
+
+def write_out(text: str) -> None:
+    """`text` on the standard output, flushed now, so that a closed pipe is noticed here and
+    not at the interpreter's exit (where it printed `ValueError('I/O operation on closed
+    file.')`)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed from None
