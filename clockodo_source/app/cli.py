@@ -2,7 +2,8 @@
 
 A Ctrl-C at any moment ends it with one line and exit status 130, also during the seconds it
 takes to import dlt, DuckDB and pyarrow: the commands are imported only once that handling is
-in place (and the package imports dlt only when it is first used). A reader that closes the
+in place (and the package imports dlt only when it is first used), and a Ctrl-C during the
+imports is answered right after them. A reader that closes the
 output pipe (`report unbilled | head -1`) ends it quietly with status 141, as it ends `seq` in
 `seq 100000 | head -1`: the pipe is pointed at /dev/null, as the Python documentation's note on
 SIGPIPE recommends, so that nothing more is written to it, nor an error about it.
@@ -21,13 +22,20 @@ from clockodo_source.app.process import (
     INTERRUPTED_EXIT,
     OUTPUT_CLOSED_EXIT,
     OutputClosed,
+    note_interrupt,
+    on_interrupt,
+    was_interrupted,
 )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGINT, note_interrupt)
     try:
         from clockodo_source.app.commands import main as command
 
+        signal.signal(signal.SIGINT, on_interrupt)
+        if was_interrupted():
+            raise KeyboardInterrupt
         return command(argv)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the line

@@ -22,15 +22,20 @@ from clockodo_source.app.all_accounts import DEFAULT_PARALLEL, run_all
 from clockodo_source.app.backfill import backfill_command
 from clockodo_source.app.demo import demo_command
 from clockodo_source.app.demo_accounts import demo_accounts
-from clockodo_source.app.memory import bound_allocators, bound_dlt_buffers
-from clockodo_source.app.messages import describe_failure, interruption
-from clockodo_source.app.process import OutputClosed, write_out
+from clockodo_source.app.memory import bound_allocators, bound_dlt_buffers, config_defaults
+from clockodo_source.app.messages import describe_failure
+from clockodo_source.app.process import OutputClosed, was_interrupted, write_out
 from clockodo_source.app.report import HTML_REPORT, report_command
 from clockodo_source.app.run import source_args, sync
 from clockodo_source.app.status import status_command
 from clockodo_source.app.workspace import BUSY_EXIT, RunInProgress, pipelines_dir, run_lock
 
 logger = logging.getLogger("clockodo_source")
+#: dlt holds a Ctrl-C during normalize and load until its job pools are drained (minutes for a
+#: large load) and may let a run go on that it reached at the end of a step; the CLI stops at
+#: once instead, wherever the run is: the next run completes or discards what was cut short
+#: (`clockodo_source.app.recovery`)
+STOP_AT_ONCE = {"runtime.intercept_signals": False}
 #: commands besides run and reconcile, each to the function that tells its story
 COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "demo": demo_command,
@@ -145,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     bound_allocators()
     bound_dlt_buffers()
+    config_defaults(STOP_AT_ONCE)
     _log_to_stderr(args.verbose)
     account = None
     try:
@@ -174,9 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputClosed:
         raise
     except Exception as exc:
-        interrupt = interruption(exc)
-        if interrupt is not None:  # dlt wraps a Ctrl-C in the step it cut short
-            raise interrupt from None
+        if was_interrupted():  # the failure of what a Ctrl-C cut short
+            raise KeyboardInterrupt from exc
         if args.verbose:
             raise
         reason = account.describe(exc) if account else describe_failure(exc)

@@ -2,7 +2,8 @@
 
 dlt wraps what went wrong in exceptions of its own (`PipelineStepFailed` around a
 `DestinationConnectionError` around DuckDB's `IOException`, a Ctrl-C included); the line names
-the innermost cause, the one a user can act on.
+the innermost cause, the one a user can act on. (A Ctrl-C is not a failure: the CLI reports
+it, wrapped or not, as an interruption, see `clockodo_source.app.process`.)
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _CREDENTIALS = (
 #: causes that have a message of their own, found first in a chain of wrapping exceptions (a
 #: missing package can have an unrelated missing setting as its context)
 _KNOWN = (ClockodoError, MissingDependencyException, ConfigFieldMissingException,
-          UnknownDestinationModule, KeyboardInterrupt, duckdb.Error, OSError)
+          UnknownDestinationModule, duckdb.Error, OSError)
 #: extras of clockodo-dlt that install a destination's packages
 _EXTRAS = {"postgres": "postgres", "filesystem": "filesystem"}
 _EXAMPLES = {
@@ -78,11 +79,6 @@ def root_cause(exc: BaseException) -> BaseException:
     if known:
         return known[0]
     return next((cause for cause in reversed(causes) if str(cause).strip()), exc)
-
-
-def interruption(exc: BaseException) -> KeyboardInterrupt | None:
-    """The Ctrl-C that `exc` wraps (dlt turns one into the failure of the step it cut)."""
-    return next((cause for cause in chain(exc) if isinstance(cause, KeyboardInterrupt)), None)
 
 
 def _api_message(exc: ClockodoApiError) -> str:
