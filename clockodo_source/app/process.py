@@ -46,9 +46,19 @@ class OutputClosed(Exception):
 def write_out(text: str) -> None:
     """`text` on the standard output, flushed now, so that a closed pipe is noticed here and
     not at the interpreter's exit (where it printed `ValueError('I/O operation on closed
-    file.')`)."""
+    file.')`). Unbuffered (PYTHONUNBUFFERED=1, common in container images), Python's text layer
+    takes a write that a closing pipe cut short as complete: the bytes are written until all
+    are, or the pipe is found closed."""
+    stream = sys.stdout
+    binary = getattr(stream, "buffer", None)
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        if binary is None:  # a text stream in memory (a caller's `redirect_stdout`)
+            stream.write(text)
+            return
+        stream.flush()
+        data = text.encode(stream.encoding or "utf-8", stream.errors or "strict")
+        while data:
+            data = data[binary.write(data):]
+        binary.flush()
     except BrokenPipeError:
         raise OutputClosed from None
