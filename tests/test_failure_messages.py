@@ -78,6 +78,15 @@ def test_missing_packages_name_what_to_install(tmp_path: Path) -> None:
     assert "the mssql destination needs packages" in line and 'pip install "dlt[mssql]"' in line
 
 
+def test_a_failure_dlt_wraps_shows_its_innermost_cause(tmp_path: Path) -> None:
+    """dlt's `PipelineStepFailed … with exception:` ends where its cause begins: the line
+    shows the cause (here the database's refusal to connect)."""
+    env = {**CLOCKODO, "DESTINATION__POSTGRES__CREDENTIALS": "postgresql://root@127.0.0.1:1/t"}
+    line = one_line(cli("run", "--destination", "postgres", cwd=tmp_path, env=env))
+    assert "Connection refused" in line and "port 1" in line
+    assert "PipelineStepFailed" not in line and "with exception" not in line
+
+
 @pytest.fixture
 def held_duckdb(tmp_path: Path) -> Iterator[Path]:
     """`clockodo_pipeline.duckdb` in `tmp_path`, held open for writing by another process."""
