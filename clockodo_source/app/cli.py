@@ -29,6 +29,7 @@ from clockodo_source.app.process import (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """One command in this process, from its main thread (the one SIGINT is handled in)."""
     signal.signal(signal.SIGINT, note_interrupt)
     try:
         from clockodo_source.app.commands import main as command

@@ -45,6 +45,7 @@ _KNOWN = (ClockodoError, MissingDependencyException, ConfigFieldMissingException
           UnknownDestinationModule, duckdb.Error, OSError)
 #: extras of clockodo-dlt that install a destination's packages
 _EXTRAS = {"postgres": "postgres", "filesystem": "filesystem"}
+#: an example value of the settings most often missing
 _EXAMPLES = {
     "destination.postgres.credentials": "postgresql://user:password@host:5432/database",
     "destination.filesystem.bucket_url": "file:///data/lake or s3://bucket/path",
