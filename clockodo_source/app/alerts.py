@@ -28,6 +28,7 @@ from clockodo_source.alerts import (
     render,
 )
 from clockodo_source.app.messages import describe_failure
+from clockodo_source.app.process import write_out
 from clockodo_source.app.run import make_pipeline
 from clockodo_source.app.summary import Output
 from clockodo_source.errors import ConfigurationError
@@ -62,7 +63,7 @@ def alerts_after_run(args: argparse.Namespace) -> AfterRun | None:
 
     def after(pipeline: dlt.Pipeline, summary: str) -> int:
         if not output.json and summary:
-            _print(summary + "\n")
+            write_out(summary + "\n")
         try:
             outcome = check(pipeline, notify=urls, thresholds=thresholds)
         except Exception as exc:
@@ -86,13 +87,13 @@ def alerts_after_run(args: argparse.Namespace) -> AfterRun | None:
 def _with_alerts(summary: str, alerts: list[dict[str, Any]] | None, status: int) -> None:
     """`run --alerts --json`: the run's summary object with the alerts (None: not evaluated)
     and the exit status they give, still one object."""
-    _print(json.dumps({**json.loads(summary), "alerts": alerts, "exit_status": status}) + "\n")
+    write_out(json.dumps({**json.loads(summary), "alerts": alerts, "exit_status": status}) + "\n")
 
 
 def _show(outcome: Outcome, fmt: str) -> int:
     """The alerts on stdout; rules left out and failed webhooks on stderr, one line each."""
     _notes(outcome)
-    _print(render(outcome.evaluation, fmt))
+    write_out(render(outcome.evaluation, fmt))
     return outcome.status
 
 
@@ -114,10 +115,3 @@ def _cannot_evaluate(exc: Exception, verbose: bool) -> int:
     print(f"clockodo-pipeline: cannot evaluate alerts: {reason}", file=sys.stderr)
     return CANNOT_EVALUATE
 
-
-def _print(text: str) -> None:
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:  # `| head` closed the pipe: not a failure of the check
-        sys.stderr.close()

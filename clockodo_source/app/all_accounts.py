@@ -35,6 +35,7 @@ from typing import Any
 import dlt
 
 from clockodo_source.app.accounts import Account, refresh_union
+from clockodo_source.app.process import was_interrupted, write_out
 from clockodo_source.app.summary import Output
 from clockodo_source.app.workspace import BUSY_EXIT, RunInProgress
 from clockodo_source.errors import ConfigurationError
@@ -77,10 +78,13 @@ def run_all(args: argparse.Namespace, accounts: Sequence[Account], sync: Sync, l
     def one(account: Account) -> Outcome:
         return _run_one(args, account, sync, lock, source_args, datasets, union)
 
-    with _account_logs() as names, ThreadPoolExecutor(
-            max_workers=min(parallel, len(accounts)),
-            thread_name_prefix="clockodo-account") as pool:
-        outcomes = list(pool.map(lambda account: _named(names, account, one), accounts))
+    pool = ThreadPoolExecutor(max_workers=min(parallel, len(accounts)),
+                              thread_name_prefix="clockodo-account")
+    with _account_logs() as names:
+        try:
+            outcomes = list(pool.map(lambda account: _named(names, account, one), accounts))
+        finally:  # after a Ctrl-C, without waiting for the accounts' runs (the process ends)
+            pool.shutdown(wait=not was_interrupted(), cancel_futures=True)
     return _report(outcomes, Output.of(args))
 
 
@@ -139,11 +143,8 @@ def _report(outcomes: Sequence[Outcome], output: Output) -> int:
         }, "exit_status": status})
     elif output.quiet:
         text = ""
-    try:
-        if text:
-            print(text)
-    except BrokenPipeError:
-        sys.stderr.close()
+    if text:
+        write_out(text + "\n")
     return status
 
 

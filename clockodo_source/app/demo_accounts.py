@@ -12,6 +12,7 @@ import argparse
 from clockodo_source.analytics.union import UNION_DATASET
 from clockodo_source.app.accounts import Account, share_duckdb
 from clockodo_source.app.all_accounts import Lock, Sync, run_all
+from clockodo_source.app.process import write_out
 from clockodo_source.app.summary import Output
 
 DEMO_DUCKDB = "clockodo_demo.duckdb"
@@ -37,5 +38,5 @@ def demo_accounts(args: argparse.Namespace, sync: Sync, lock: Lock) -> int:
         f"side in dataset {UNION_DATASET}, e.g. SELECT _account, COUNT(*) FROM "
         f"{UNION_DATASET}.entries GROUP BY _account")
     if hint:
-        print(hint)
+        write_out(hint + "\n")
     return status
