@@ -1,4 +1,9 @@
-"""`clockodo-pipeline demo`: the built-in fake Clockodo API with a sample company, on loopback."""
+"""`clockodo-pipeline demo`: the built-in fake Clockodo API with a sample company, on loopback.
+
+The demo loads into its own pipeline, dataset and DuckDB file (`clockodo_demo`, see
+`accounts.select`), so it never mixes its sample rows into a real account's tables; every
+other command reads it with `--pipeline-name clockodo_demo`.
+"""
 
 from __future__ import annotations
 
@@ -53,4 +58,6 @@ def demo_command(args: argparse.Namespace) -> str:
     if args.destination != "filesystem":
         page = write_html_report(pipeline, HTML_REPORT).resolve()
         hint += f"\nReport (opens offline in a browser): {page.as_uri()}"
+    hint += (f"\nRead it with any command and --pipeline-name {args.pipeline_name}, e.g. "
+             f"clockodo-pipeline report unbilled --pipeline-name {args.pipeline_name}")
     return f"Demo company loaded from a fake Clockodo API at {server.url}\n{summary}{hint}"
