@@ -39,7 +39,7 @@ def yearly(ctx: Context, entity: Entity) -> DltResource:
 
     def rows() -> Iterator[list[Row]]:
         state = ResourceState(dlt.current.resource_state())
-        first, last = ctx.scan.year_range(state)
+        first, last = ctx.scan.year_range(state, ctx.early.first_year)
         digests = SourceState(dlt.current.source_state()).digests
         for year, page in prefetch(fetch, range(first, last + 1), ctx.concurrency):
             key, answer = f"{entity.name}/{year}", digest(page)
