@@ -4,7 +4,8 @@ Every master-data list, the lists whose ids a per-year table asks for (the non-b
 groups) and every year of the per-year tables are about one request each; read table after
 table, every one would wait for the round trip of the one before, and under a binding rate
 budget the last budget window would wait on them after the large tables instead of having them
-served in an earlier one.
+served in an earlier one. The years begin at the account's first year with data
+(`first_year`), found before any year is requested.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ class EarlyReads:
         return [row for page in pages for row in page]
 
     def year_range(self, entity: Entity) -> range:
-        """The years of `entity` this run reads."""
+        """The years of per-year table `entity` this run reads (once `start` ran)."""
         states = dlt.current.source_state().get("resources", {})
         state = ResourceState(states.get(entity.name, {}))
         first, last = self._options.year_range(state, self.first_year)
@@ -142,10 +143,12 @@ class EarlyReads:
                      for listed in {entity.every_id_of for entity in yearly} if listed}
         self._reads = {(entity.name, None): pool.submit(self._read, entity, None)
                        for entity in lists}
-        self.first_year = self._find_first_year(yearly)
-        self._reads.update({(entity.name, year): pool.submit(self._read, entity, year)
-                            for entity in yearly for year in self.year_range(entity)})
-        pool.shutdown(wait=False)
+        try:
+            self.first_year = self._find_first_year(yearly)
+            self._reads.update({(entity.name, year): pool.submit(self._read, entity, year)
+                                for entity in yearly for year in self.year_range(entity)})
+        finally:
+            pool.shutdown(wait=False)
 
     def answer(self, entity: Entity, year: int | None = None) -> Any:
         """A list's pages (`year` None), or a year's rows: as requested early, else now.
