@@ -194,7 +194,9 @@ def union_datasets() -> dict[str, str]:
 def select(args: argparse.Namespace) -> Account | None:
     """Apply `--account` / `--all-accounts` to the parsed command line: the pipeline and
     dataset names they imply (unless given), the shared DuckDB file, and for one account its
-    settings as the process's `[sources.clockodo]` settings. Returns that account."""
+    settings as the process's `[sources.clockodo]` settings. Returns that account. Without
+    them: the default pipeline, or for `demo` (and any command given `--pipeline-name
+    clockodo_demo`) the demo's own pipeline, dataset and DuckDB file."""
     name: str | None = getattr(args, "account", None)
     if getattr(args, "all_accounts", False):
         if name is not None or args.pipeline_name or args.dataset:
