@@ -3,7 +3,8 @@
 There is no "changed since" filter in Clockodo, so every run re-reads a range and treats it as
 authoritative. The range depends on the kind of run:
 
-* first run (no state) and reconcile (`full`): everything from `start_date`;
+* first run (no state) and reconcile (`full`): everything from `start_date` (per-year tables
+  from the account's first year with data, see `resources.first_year`);
 * later runs: from the UTC day of the last scan minus `lookback_days`, so a gap between runs is
   covered too, and runs on the same day read the same windows;
 * a fixed `end_date`: exactly `[start_date, end_date)`, leaving the incremental state alone.
@@ -78,14 +79,17 @@ class ScanOptions:
         since = self._incremental_since(state) or utc_midnight(self.start_date)
         return since, self.now + timedelta(days=self.future_days)
 
-    def year_range(self, state: ResourceState) -> tuple[int, int]:
-        """Inclusive years: all from start_date to next year, or current and previous (not
-        before start_date's)."""
+    def year_range(self, state: ResourceState, first_year: int | None = None
+                   ) -> tuple[int, int]:
+        """Inclusive years: all from the account's `first_year` with data (not before
+        start_date's) to next year, or current and previous (not before that first year).
+        A fixed window reads its own years."""
         if self.end_date is not None:
             return self.start_date.year, (self.end_date - timedelta(days=1)).year
+        first = max(self.start_date.year, first_year or self.start_date.year)
         if self._incremental_since(state) is not None:
-            return max(self.start_date.year, self.now.year - 1), self.now.year
-        return self.start_date.year, self.now.year + 1
+            return max(first, self.now.year - 1), self.now.year
+        return first, self.now.year + 1
 
     def work_time_range(self, state: ResourceState) -> tuple[date, date]:
         """Half-open days; work times exist only from 2023-08-21 and never in the future."""

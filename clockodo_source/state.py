@@ -19,6 +19,7 @@ _DAY_DIGESTS = "day_digests"
 _DIGESTS = "content_digests"
 _SKIPPED_TABLES = "skipped_tables"
 _ACCOUNT = "account"
+_FIRST_YEAR = "first_data_year"
 #: the source's name, under which dlt keeps its state (`state["sources"][SOURCE_NAME]`)
 SOURCE_NAME = "clockodo"
 
@@ -107,6 +108,17 @@ class SourceState:
     @account.setter
     def account(self, value: str) -> None:
         self.data[_ACCOUNT] = value
+
+    @property
+    def first_year(self) -> int | None:
+        """The account's first year with data, as the last run over the whole history found
+        it: where the per-year tables begin."""
+        value = self.data.get(_FIRST_YEAR)
+        return int(value) if value is not None else None
+
+    @first_year.setter
+    def first_year(self, value: int) -> None:
+        self.data[_FIRST_YEAR] = value
 
     def resources(self) -> dict[str, ResourceState]:
         return {name: ResourceState(data)

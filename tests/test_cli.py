@@ -11,7 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from clockodo_source.fake.company import FakeCompany
+from clockodo_source.app.accounts import DEMO_DATASET
+from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
 from clockodo_source.settings import ENTITIES
 from tests.expected import first_entry_day
@@ -49,18 +50,69 @@ def test_demo_loads_every_table_and_repeats(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert "customers_projects" in result.stdout
         assert "requests:" in result.stdout
-        database = tmp_path / "clockodo_pipeline.duckdb"
+        database = tmp_path / "clockodo_demo.duckdb"
         assert str(database) in result.stdout
-        assert set(ENTITIES) <= tables_in(database), attempt
-        assert {"unbilled_time", "utilization", "project_budgets"} <= tables_in(database)
+        assert set(ENTITIES) <= tables_in(database, DEMO_DATASET), attempt
+        assert {"unbilled_time", "utilization", "project_budgets"} <= tables_in(database,
+                                                                                DEMO_DATASET)
         assert "models: unbilled_time" in result.stdout
         assert (tmp_path / "clockodo_report.html").read_text().count("<svg") >= 3
+        assert not (tmp_path / "clockodo_pipeline.duckdb").exists()
     other = tmp_path / "elsewhere"
     other.mkdir()
     result = cli("demo", "--entries", "300", cwd=other)  # same pipeline, state from tmp_path
     assert result.returncode == 0, result.stderr
-    assert set(ENTITIES) <= tables_in(other / "clockodo_pipeline.duckdb")
-    assert str(other / "clockodo_pipeline.duckdb") in result.stdout
+    assert set(ENTITIES) <= tables_in(other / "clockodo_demo.duckdb", DEMO_DATASET)
+    assert str(other / "clockodo_demo.duckdb") in result.stdout
+
+
+def _entry_ids(database: Path, dataset: str) -> set[int]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        rows = connection.execute(f"SELECT id FROM {dataset}.entries").fetchall()
+    return {row[0] for row in rows}
+
+
+def test_demo_then_real_accounts_stay_apart(tmp_path: Path) -> None:
+    """The demo, then a real account, then another account into the same pipeline: the demo's
+    file and dataset are its own, the real pipeline holds only its account's rows, and a run
+    of another account is refused with one line naming the way out (issue 20, item 1)."""
+    assert cli("demo", "--entries", "300", cwd=tmp_path).returncode == 0
+    demo_file = tmp_path / "clockodo_demo.duckdb"
+    demo_rows = _entry_ids(demo_file, DEMO_DATASET)
+    first = FakeCompany(CompanyConfig(entries=200, seed=21, customers=4, projects=6))
+    second = FakeCompany(CompanyConfig(entries=150, seed=22, customers=5, projects=7))
+    with FakeClockodoServer(first, api_user="ops@first.example", api_key=API_KEY) as one, \
+            FakeClockodoServer(second, api_user="ops@second.example", api_key=API_KEY) as two:
+        def env(server: FakeClockodoServer, company: FakeCompany) -> dict[str, str]:
+            return {"SOURCES__CLOCKODO__API_USER": server.api_user,
+                    "SOURCES__CLOCKODO__API_KEY": API_KEY,
+                    "SOURCES__CLOCKODO__BASE_URL": server.url,
+                    "SOURCES__CLOCKODO__START_DATE": first_entry_day(company).isoformat()}
+
+        loaded = cli("run", cwd=tmp_path, env=env(one, first))
+        assert loaded.returncode == 0, loaded.stderr
+        real_file = tmp_path / "clockodo_pipeline.duckdb"
+        first_ids = {row["id"] for row in first.all_entries()}
+        assert _entry_ids(real_file, "clockodo") == first_ids
+        assert first_ids != {row["id"] for row in second.all_entries()}
+        assert _entry_ids(demo_file, DEMO_DATASET) == demo_rows
+
+        for pipeline, holder in (("clockodo_pipeline", "ops@first.example"),
+                                 ("clockodo_demo", "demo@example.com")):
+            refused = cli("run", "--pipeline-name", pipeline, cwd=tmp_path, env=env(two, second))
+            assert refused.returncode == 1, refused.stderr
+            assert "Traceback" not in refused.stderr
+            line, = (line for line in refused.stderr.splitlines() if "error" in line)
+            assert line.startswith("clockodo-pipeline: error: this pipeline holds the Clockodo "
+                                   f"account {holder} at 127.0.0.1, "), line
+            assert "not ops@second.example at 127.0.0.1" in line and "--pipeline-name" in line
+        assert _entry_ids(real_file, "clockodo") == first_ids
+        assert _entry_ids(demo_file, DEMO_DATASET) == demo_rows
+
+        fresh = cli("run", "--pipeline-name", "second", cwd=tmp_path, env=env(two, second))
+        assert fresh.returncode == 0, fresh.stderr
+        assert _entry_ids(tmp_path / "second.duckdb", "clockodo") == {
+            row["id"] for row in second.all_entries()}
 
 
 def test_run_then_status_with_env_config(api: FakeClockodoServer, company: FakeCompany,
@@ -100,17 +152,27 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_reports_after_demo(tmp_path: Path) -> None:
-    assert cli("demo", "--entries", "400", cwd=tmp_path).returncode == 0
-    table = cli("report", "unbilled", cwd=tmp_path)
+    demo = cli("demo", "--entries", "400", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert "report unbilled --pipeline-name clockodo_demo" in demo.stdout
+    real = cli("report", "unbilled", cwd=tmp_path)  # the real pipeline has nothing yet
+    assert real.returncode == 1 and "--pipeline-name clockodo_demo" in real.stderr
+    table = cli("report", "unbilled", "--pipeline-name", "clockodo_demo", cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert "hours" in table.stdout and "value" in table.stdout
-    as_json = cli("report", "budgets", "--format", "json", cwd=tmp_path)
+    as_json = cli("report", "budgets", "--format", "json", "--pipeline-name", "clockodo_demo",
+                  cwd=tmp_path)
     assert as_json.returncode == 0, as_json.stderr
     rows = json.loads(as_json.stdout)["rows"]
     assert rows and all("budget_kind" in row for row in rows)
-    page = cli("report", "utilization", "--format", "html", "--output", "u.html", cwd=tmp_path)
+    page = cli("report", "utilization", "--format", "html", "--output", "u.html",
+               "--pipeline-name", "clockodo_demo", cwd=tmp_path)
     assert page.returncode == 0 and (tmp_path / "u.html").exists()
-    bad = cli("report", "utilization", "--month", "2026-13", cwd=tmp_path)
+    status = cli("status", "--pipeline-name", "clockodo_demo", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "clockodo_demo" in status.stdout and "entries" in status.stdout
+    bad = cli("report", "utilization", "--month", "2026-13", "--pipeline-name", "clockodo_demo",
+              cwd=tmp_path)
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("clockodo-pipeline: error: month")
     assert "Traceback" not in bad.stderr

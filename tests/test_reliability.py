@@ -96,19 +96,30 @@ def test_client_side_budget_is_never_exceeded(server: FakeClockodoServer,
 def test_small_answers_are_requested_at_once(server: FakeClockodoServer,
                                              tmp_path: Path) -> None:
     """Master-data lists and per-year tables are about one request each (a year): all are
-    requested when the first table starts, none waits for the answer to another."""
+    requested when the first table starts, none waits for the answer to another; on a first
+    run the years wait for the one answer that tells the account's first year with data (the
+    users' start dates), so they come one round trip after the lists, all at once."""
     latency = 1.0
     small = [entity for entity in CATALOG
              if entity.partition in (Partition.NONE, Partition.YEARS)]
     paths = {entity.path for entity in small}
     server.faults = Faults(latency=latency, only_paths=tuple(paths))
     pipeline = duckdb_pipeline(tmp_path)
-    source = source_for(server, concurrency=32)
-    pipeline.run(source.with_resources(*(entity.name for entity in small)))
+    tables = [entity.name for entity in small]
+    pipeline.run(source_for(server, concurrency=32).with_resources(*tables))
     received = sorted(record.received for record in server.requests if record.path in paths)
     yearly = [entity for entity in small if entity.partition is Partition.YEARS]
     assert len(received) >= len(small) + len(yearly)  # two years or more of each
-    assert received[-1] - received[0] < latency
+    year_paths = {entity.path for entity in yearly}
+    for wave in (paths - year_paths, year_paths):
+        times = [record.received for record in server.requests if record.path in wave]
+        assert max(times) - min(times) < latency
+    assert received[-1] - received[0] < 2 * latency
+    before = len(server.requests)  # the next run knows the first year: one wave
+    pipeline.run(source_for(server, concurrency=32).with_resources(*tables))
+    again = sorted(record.received for record in server.requests[before:]
+                   if record.path in paths)
+    assert again[-1] - again[0] < latency
     expected = expected_keys(server.company, first_entry_day(server.company))
     for entity in small:
         assert sorted(stored_keys(pipeline, entity.name)) == sorted(expected[entity.name])

@@ -45,6 +45,10 @@ ENV_PREFIX = "SOURCES__CLOCKODO__ACCOUNTS__"
 ALL = "all"
 DEFAULT_PIPELINE = "clockodo_pipeline"
 DEFAULT_DATASET = "clockodo"
+#: the demo's own pipeline, dataset and DuckDB file: it never touches a real account's
+DEMO_PIPELINE = "clockodo_demo"
+DEMO_DATASET = "clockodo_demo_data"
+DEMO_DUCKDB = "clockodo_demo.duckdb"
 #: the DuckDB file every account shares, in the working directory unless configured
 SHARED_DUCKDB = "clockodo.duckdb"
 _DUCKDB_KEY = "DESTINATION__DUCKDB__CREDENTIALS"
@@ -191,7 +195,9 @@ def union_datasets() -> dict[str, str]:
 def select(args: argparse.Namespace) -> Account | None:
     """Apply `--account` / `--all-accounts` to the parsed command line: the pipeline and
     dataset names they imply (unless given), the shared DuckDB file, and for one account its
-    settings as the process's `[sources.clockodo]` settings. Returns that account."""
+    settings as the process's `[sources.clockodo]` settings. Returns that account. Without
+    them: the default pipeline, or for `demo` (and any command given `--pipeline-name
+    clockodo_demo`) the demo's own pipeline, dataset and DuckDB file."""
     name: str | None = getattr(args, "account", None)
     if getattr(args, "all_accounts", False):
         if name is not None or args.pipeline_name or args.dataset:
@@ -204,7 +210,11 @@ def select(args: argparse.Namespace) -> Account | None:
         share_duckdb(args.destination)
         return None
     if name is None:
-        args.pipeline_name = args.pipeline_name or DEFAULT_PIPELINE
+        demo = args.command == "demo"
+        args.pipeline_name = args.pipeline_name or (DEMO_PIPELINE if demo else DEFAULT_PIPELINE)
+        if args.pipeline_name == DEMO_PIPELINE:  # the demo's data, for every command
+            args.dataset = args.dataset or DEMO_DATASET
+            share_duckdb(args.destination, DEMO_DUCKDB, force=True)
         args.dataset = args.dataset or DEFAULT_DATASET
         return None
     if name == ALL and args.command not in READING:

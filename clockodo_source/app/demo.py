@@ -1,4 +1,9 @@
-"""`clockodo-pipeline demo`: the built-in fake Clockodo API with a sample company, on loopback."""
+"""`clockodo-pipeline demo`: the built-in fake Clockodo API with a sample company, on loopback.
+
+The demo loads into its own pipeline, dataset and DuckDB file (`clockodo_demo`, see
+`accounts.select`), so it never mixes its sample rows into a real account's tables; every
+other command reads it with `--pipeline-name clockodo_demo`.
+"""
 
 from __future__ import annotations
 
@@ -56,4 +61,7 @@ def demo_command(args: argparse.Namespace) -> str:
     if args.destination != "filesystem":
         page = write_html_report(pipeline, HTML_REPORT).resolve()
         lines.append(output.note(f"Report (opens offline in a browser): {page.as_uri()}"))
+    lines.append(output.note(
+        f"Read it with any command and --pipeline-name {args.pipeline_name}, e.g. "
+        f"clockodo-pipeline report unbilled --pipeline-name {args.pipeline_name}"))
     return summary if output.json else "".join(lines)

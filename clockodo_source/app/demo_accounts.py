@@ -10,12 +10,10 @@ from __future__ import annotations
 import argparse
 
 from clockodo_source.analytics.union import UNION_DATASET
-from clockodo_source.app.accounts import Account, share_duckdb
+from clockodo_source.app.accounts import DEMO_DUCKDB, Account, share_duckdb
 from clockodo_source.app.all_accounts import Lock, Sync, run_all
 from clockodo_source.app.process import write_out
 from clockodo_source.app.summary import Output
-
-DEMO_DUCKDB = "clockodo_demo.duckdb"
 
 
 def demo_accounts(args: argparse.Namespace, sync: Sync, lock: Lock) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from clockodo_source.analytics import ModelNotBuiltError, render_report, write_html_report
+from clockodo_source.app.accounts import DEMO_PIPELINE
 from clockodo_source.app.pipelines import make_pipeline
 from clockodo_source.errors import ConfigurationError
 
@@ -23,7 +24,8 @@ def report_command(args: argparse.Namespace) -> str:
         return render_report(pipeline, args.name, fmt=args.format, **filters)
     except ModelNotBuiltError:
         raise ConfigurationError(
-            f"the {args.name} report has no data yet: run `clockodo-pipeline run` first"
+            f"the {args.name} report has no data yet in pipeline {args.pipeline_name}: run "
+            f"`clockodo-pipeline run` first (the demo's data: --pipeline-name {DEMO_PIPELINE})"
         ) from None
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None

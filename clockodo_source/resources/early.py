@@ -4,7 +4,8 @@ Every master-data list, the lists whose ids a per-year table asks for (the non-b
 groups) and every year of the per-year tables are about one request each; read table after
 table, every one would wait for the round trip of the one before, and under a binding rate
 budget the last budget window would wait on them after the large tables instead of having them
-served in an earlier one.
+served in an earlier one. The years begin at the account's first year with data
+(`first_year`), found before any year is requested.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import dlt
 
 from clockodo_source.client import ClockodoClient
 from clockodo_source.errors import ClockodoApiError
+from clockodo_source.resources.first_year import first_data_year
 from clockodo_source.rows import Row
 from clockodo_source.scan import ScanOptions
 from clockodo_source.settings import ENTITIES, Entity, EveryIdOf, Partition
-from clockodo_source.state import ResourceState
+from clockodo_source.state import ResourceState, SourceState
+
+USERS = "users"
 
 
 def read_list(client: ClockodoClient, entity: Entity) -> list[list[Row]]:
@@ -62,6 +66,8 @@ class EarlyReads:
         self._concurrency = concurrency
         self._loaded = loaded
         self._started = False
+        #: where the per-year tables begin (None: at start_date; a fixed window: its years)
+        self.first_year: int | None = None
         self._reads: dict[tuple[str, int | None], Future[Any]] = {}
         self._ids: dict[EveryIdOf, Future[list[int]]] = {}
 
@@ -76,38 +82,73 @@ class EarlyReads:
         early = self._ids.get(listed)
         return early.result() if early is not None else read_ids(self._client, listed)
 
-    def _wanted(self) -> list[tuple[Entity, int | None]]:
-        """Each list the run loads (itself or through a derived table), each year of each
-        per-year table it loads."""
-        states = dlt.current.source_state().get("resources", {})
-        wanted: list[tuple[Entity, int | None]] = []
+    def _wanted(self) -> tuple[list[Entity], list[Entity]]:
+        """The lists the run loads (itself or through a derived table), and the per-year
+        tables it loads."""
+        lists: list[Entity] = []
+        years: list[Entity] = []
         for entity in ENTITIES.values():
             if not self._loaded(entity):
                 continue
             if entity.partition is Partition.NONE:
-                wanted.append((entity, None))
+                lists.append(entity)
             elif entity.partition is Partition.YEARS:
-                state = ResourceState(states.get(entity.name, {}))
-                first, last = self._options.year_range(state)
-                wanted += [(entity, year) for year in range(first, last + 1)]
-        return wanted
+                years.append(entity)
+        return lists, years
+
+    def _find_first_year(self, yearly: list[Entity]) -> int | None:
+        """The account's first year with data, for the per-year tables: found anew by a run
+        over the whole history (and by any run once, if no earlier run found it), remembered
+        in the source state for the incremental runs after it. None for a fixed window."""
+        if not yearly or self._options.stateless:
+            return None
+        source = SourceState(dlt.current.source_state())
+        if self._options.full or source.first_year is None:
+            source.first_year = first_data_year(self._client, self._options, self._users())
+        return source.first_year
+
+    def _users(self) -> list[Row]:
+        """The users list (with their start dates), as requested early, else now; none when
+        the API user may not read it."""
+        early = self._reads.get((USERS, None))
+        try:
+            pages = early.result() if early is not None else read_list(self._client,
+                                                                        ENTITIES[USERS])
+        except ClockodoApiError as exc:
+            if exc.status != 403:
+                raise
+            return []
+        return [row for page in pages for row in page]
+
+    def year_range(self, entity: Entity) -> range:
+        """The years of per-year table `entity` this run reads (once `start` ran)."""
+        states = dlt.current.source_state().get("resources", {})
+        state = ResourceState(states.get(entity.name, {}))
+        first, last = self._options.year_range(state, self.first_year)
+        return range(first, last + 1)
 
     def start(self) -> None:
-        """Request every small answer of the run; once."""
+        """Request every small answer of the run; once. The years wait for the account's
+        first year with data (the users list and a request or two)."""
         if self._started:
             return
         self._started = True
-        wanted = self._wanted()
-        if not wanted:
+        lists, yearly = self._wanted()
+        if not lists and not yearly:
             return
-        pool = ThreadPoolExecutor(max_workers=min(self._concurrency, len(wanted)),
+        pool = ThreadPoolExecutor(max_workers=self._concurrency,
                                   thread_name_prefix="clockodo-early")
         # submitted first, so a worker runs them before any year waits on them
         self._ids = {listed: pool.submit(read_ids, self._client, listed)
-                     for listed in {entity.every_id_of for entity, _ in wanted} if listed}
-        self._reads = {(entity.name, year): pool.submit(self._read, entity, year)
-                       for entity, year in wanted}
-        pool.shutdown(wait=False)
+                     for listed in {entity.every_id_of for entity in yearly} if listed}
+        self._reads = {(entity.name, None): pool.submit(self._read, entity, None)
+                       for entity in lists}
+        try:
+            self.first_year = self._find_first_year(yearly)
+            self._reads.update({(entity.name, year): pool.submit(self._read, entity, year)
+                                for entity in yearly for year in self.year_range(entity)})
+        finally:
+            pool.shutdown(wait=False)
 
     def answer(self, entity: Entity, year: int | None = None) -> Any:
         """A list's pages (`year` None), or a year's rows: as requested early, else now.

@@ -39,9 +39,8 @@ def yearly(ctx: Context, entity: Entity) -> DltResource:
 
     def rows() -> Iterator[list[Row]]:
         state = ResourceState(dlt.current.resource_state())
-        first, last = ctx.scan.year_range(state)
         digests = SourceState(dlt.current.source_state()).digests
-        for year, page in prefetch(fetch, range(first, last + 1), ctx.concurrency):
+        for year, page in prefetch(fetch, ctx.early.year_range(entity), ctx.concurrency):
             key, answer = f"{entity.name}/{year}", digest(page)
             if not ctx.scan.full and digests.get(key) == answer:
                 continue
