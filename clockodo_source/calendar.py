@@ -34,6 +34,11 @@ def configured_timezone() -> tzinfo:
     return timezone_option(dlt.config.get("sources.clockodo.timezone", str))
 
 
+def zone_name(zone: tzinfo) -> str:
+    """The IANA name of `zone` as SQL and messages spell it ("UTC" for UTC)."""
+    return str(getattr(zone, "key", "UTC"))
+
+
 def day_start(day: date, zone: tzinfo) -> datetime:
     """The UTC instant at which `day` starts in `zone`."""
     return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
