@@ -21,7 +21,7 @@ from clockodo_source.analytics.dialect import dialect_for
 from clockodo_source.analytics.filters import parse_filters
 from clockodo_source.analytics.models.context import SqlContext
 from clockodo_source.analytics.models.run_entries import entry_seconds, entry_value
-from clockodo_source.calendar import configured_timezone, local_range, zone_name
+from clockodo_source.calendar import configured_timezone, local_range
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.options import parse_date
 from clockodo_source.rows import as_utc
@@ -56,7 +56,7 @@ class Selection:
     def describe(self) -> str:
         project = f", project {self.project}" if self.project is not None else ""
         return (f"customer {self.customer}{project}, {self.since} to {self.last_day} "
-                f"({zone_name(self.zone)})")
+                f"({getattr(self.zone, 'key', 'UTC')})")
 
 
 def parse_selection(
