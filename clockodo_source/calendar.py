@@ -34,6 +34,19 @@ def configured_timezone() -> tzinfo:
     return timezone_option(dlt.config.get("sources.clockodo.timezone", str))
 
 
+def zone_name(zone: tzinfo) -> str:
+    """The IANA name of `zone`, as SQL spells a time zone ("UTC" for UTC). A fixed offset has
+    none and is refused: it would ignore daylight saving time, and PostgreSQL reads a POSIX
+    offset such as "UTC+02" with the opposite sign."""
+    if zone == UTC:
+        return "UTC"
+    key = getattr(zone, "key", None)
+    if not isinstance(key, str):
+        raise ValueError(f"the calendar needs an IANA time zone such as "
+                         f"ZoneInfo('Europe/Berlin'), not {zone!r}")
+    return key
+
+
 def day_start(day: date, zone: tzinfo) -> datetime:
     """The UTC instant at which `day` starts in `zone`."""
     return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)

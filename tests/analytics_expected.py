@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from clockodo_source.fake.company import FakeCompany
@@ -49,8 +49,9 @@ class RunEntry:
     value: float | None
 
 
-def run_entries(company: FakeCompany) -> list[RunEntry]:
-    """Entries started by ``now``; the running one measured up to ``now``."""
+def run_entries(company: FakeCompany, zone: tzinfo = UTC) -> list[RunEntry]:
+    """Entries started by ``now``; the running one measured up to ``now``; each on its day in
+    the calendar of ``zone``."""
     now = company.now
     result = []
     for wire in company.all_entries():
@@ -65,7 +66,7 @@ def run_entries(company: FakeCompany) -> list[RunEntry]:
         result.append(RunEntry(
             id=wire["id"], type=wire["type"], customers_id=wire["customers_id"],
             projects_id=wire["projects_id"], users_id=wire["users_id"],
-            billable=wire["billable"], day=since.date(), hours=hours,
+            billable=wire["billable"], day=since.astimezone(zone).date(), hours=hours,
             value=entry_value(wire, hours),
         ))
     return result

@@ -559,8 +559,8 @@ def test_bad_filters_are_refused(duckdb_loaded: Loaded, name: str, filters: dict
 
 
 def test_write_html_report_refuses_unknown_filters(duckdb_loaded: Loaded, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown filter 'year'; the filters are month"):
-        write_html_report(duckdb_loaded.pipeline, tmp_path / "report.html", year=2025)
+    with pytest.raises(ValueError, match="unknown filter 'week'; the filters are month"):
+        write_html_report(duckdb_loaded.pipeline, tmp_path / "report.html", week=5)
     assert not (tmp_path / "report.html").exists()
 
 

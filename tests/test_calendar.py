@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from clockodo_source.calendar import configured_timezone, local_range, timezone_option
+from clockodo_source.calendar import configured_timezone, local_range, timezone_option, zone_name
 from clockodo_source.errors import ConfigurationError
 
 
@@ -29,3 +29,10 @@ def test_unknown_time_zone_names_the_option(name: str) -> None:
     with pytest.raises(ConfigurationError, match=r"^sources\.clockodo\.timezone .* e\.g\. "
                                                  r"Europe/Berlin$"):
         timezone_option(name)
+
+
+def test_zone_names_are_iana_names() -> None:
+    assert zone_name(UTC) == "UTC"
+    assert zone_name(timezone_option("Europe/Berlin")) == "Europe/Berlin"
+    with pytest.raises(ValueError, match=r"IANA time zone such as ZoneInfo\('Europe/Berlin'\)"):
+        zone_name(timezone(timedelta(hours=2)))

@@ -230,6 +230,10 @@ def test_every_tool_answers_as_the_command_line(loaded: Loaded) -> None:
             assert sum(row["entries"] for row in filtered["rows"]) == len(expected_ids)
             refused = await server.refused("report", name="budgets", month=month)
             assert "cannot be filtered by month" in refused
+            year = company.now.year
+            absences = await server.call("report", name="absences", year=year)
+            assert absences == loaded.cli_json("report", "absences", "--year", str(year))
+            assert absences["rows"] and {row["year"] for row in absences["rows"]} == {year}
 
             invoice = await server.call("invoice", customer=customer, month=month)
             assert invoice == loaded.cli_json("invoice", "--customer", str(customer),

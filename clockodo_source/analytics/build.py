@@ -9,7 +9,7 @@ never a half-built table.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import dlt
@@ -19,18 +19,24 @@ from dlt.destinations.sql_client import SqlClientBase
 from clockodo_source.analytics.dialect import Dialect, dialect_for
 from clockodo_source.analytics.models import MODELS, Model, SqlContext
 from clockodo_source.analytics.storage import stored_columns
+from clockodo_source.calendar import configured_timezone
 from clockodo_source.rows import as_utc
 
 
-def build_models(pipeline: dlt.Pipeline, now: datetime | None = None) -> dict[str, int]:
+def build_models(pipeline: dlt.Pipeline, now: datetime | None = None,
+                 zone: tzinfo | None = None) -> dict[str, int]:
     """(Re)build every model whose source tables are loaded; returns rows per built model.
 
     ``now`` is the moment the models describe (default: the current time): entries starting
-    after it are left out, a running entry counts up to it, and its UTC date is "today".
+    after it are left out, a running entry counts up to it, and its date is "today".
+    ``zone`` is the calendar of days, weeks and months (default: the ``timezone`` option of
+    ``[sources.clockodo]``, UTC unless set), so an entry at 00:30 on the 1st in Berlin counts
+    in that month with ``Europe/Berlin``.
     A model whose source tables or columns are missing (a run restricted to some entities)
     is skipped and left out of the result.
     """
     moment = as_utc(now or datetime.now(UTC))
+    calendar = zone or configured_timezone()
     dialect = dialect_for(pipeline)
     try:
         present = stored_columns(pipeline, {t for model in MODELS for t in model.inputs})
@@ -38,7 +44,7 @@ def build_models(pipeline: dlt.Pipeline, now: datetime | None = None) -> dict[st
         return {}
     counts: dict[str, int] = {}
     with pipeline.sql_client() as client:
-        ctx = SqlContext(dialect, client.make_qualified_table_name, moment)
+        ctx = SqlContext(dialect, client.make_qualified_table_name, moment, calendar)
         for model in MODELS:
             if _has_inputs(model, present):
                 counts[model.name] = _replace(client, dialect, model, ctx)

@@ -1,7 +1,8 @@
 """What each report shows: the model it reads, its columns, filters and order.
 
 Name columns (customer, project, user, team) are not in the models; they are looked up from
-the loaded master tables when the report is rendered.
+the loaded master tables when the report is rendered. Label columns (an absence's type) name
+a Clockodo code from a fixed list.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class Kind(Enum):
     COUNT = "count"
     HOURS = "hours"
     AMOUNT = "amount"  # money, or hours or money in budgets
+    DAYS = "days"  # counts of days, possibly half days
     PERCENT = "percent"
     DATE = "date"
 
@@ -44,6 +46,8 @@ class Report:
     filters: tuple[str, ...]
     #: the model's date column that ``month``/``quarter`` select on
     period_column: str | None = None
+    #: the model's year column that ``year`` selects on
+    year_column: str | None = None
     #: condition that always applies (plain SQL on the model's columns)
     where: str | None = None
     #: True: the model has ``teams_id``; False: the team is found through ``users``
@@ -54,7 +58,8 @@ class Report:
     @property
     def model_columns(self) -> tuple[str, ...]:
         """The columns read from the model (the name columns are looked up afterwards)."""
-        return tuple(c.key for c in self.columns if c.key not in NAME_COLUMNS)
+        return tuple(c.key for c in self.columns
+                     if c.key not in NAME_COLUMNS and c.key not in CODE_LABELS)
 
 
 #: name column -> (id column it describes, master table holding the name)
@@ -64,6 +69,17 @@ NAME_COLUMNS = {
     "user": ("users_id", "users"),
     "team": ("teams_id", "teams"),
 }
+
+#: Clockodo's absence types (``absences.type``)
+ABSENCE_TYPES = {
+    1: "holiday", 2: "special leave", 3: "overtime reduction", 4: "sick", 5: "sick child",
+    6: "school/education", 7: "maternity protection", 8: "home office", 9: "out of office",
+    10: "special leave unpaid", 11: "sick unpaid", 12: "sick child unpaid", 13: "quarantine",
+    14: "military service", 15: "sick with sickness benefit",
+}
+
+#: label column -> (code column it describes, the label of each code)
+CODE_LABELS = {"absence_type": ("type", ABSENCE_TYPES)}
 
 _CUSTOMER = (Column("customers_id", "customer id", Kind.ID, False),
              Column("customer", "customer", Kind.TEXT))
@@ -117,8 +133,22 @@ REPORTS: dict[str, Report] = {
              Column("overtime_carryover_hours", "carryover h", Kind.HOURS),
              Column("overtime_reduced_hours", "reduced h", Kind.HOURS),
              Column("balance_hours", "balance h", Kind.HOURS)),
-            ("team",),
+            ("team", "year"),
+            year_column="year",
             order=("-year", "user"),
+        ),
+        Report(
+            "absences", "Absences", "absence_summary",
+            (Column("year", "year", Kind.ID), *_USER, Column("type", "type id", Kind.ID, False),
+             Column("absence_type", "type", Kind.TEXT),
+             Column("days", "days", Kind.DAYS),
+             Column("approved_days", "approved", Kind.DAYS),
+             Column("holidays_quota", "quota", Kind.DAYS),
+             Column("holidays_carry", "carry", Kind.DAYS),
+             Column("holidays_left", "left", Kind.DAYS)),
+            ("team", "year"),
+            year_column="year",
+            order=("-year", "user", "type"),
         ),
     )
 }

@@ -22,6 +22,7 @@ from clockodo_source.analytics.data import ModelNotBuiltError, Row, report_rows
 from clockodo_source.analytics.filters import FILTER_NAMES, Filters
 from clockodo_source.analytics.formats import display_value, is_numeric, table_columns
 from clockodo_source.analytics.page import page
+from clockodo_source.calendar import configured_timezone, zone_name
 from clockodo_source.errors import ClockodoError
 
 TOP_PROJECTS = 15
@@ -38,7 +39,10 @@ def dashboard(pipeline: dlt.Pipeline, filters: Filters, details: Report | None =
     if details is not None:
         sections.append(_section(pipeline, details.name, f"Details: {details.title}", filters,
                                  _details_of(details)))
-    subtitle = f"Dataset {pipeline.dataset_name} · filters: {filters.describe()}"
+    zone = configured_timezone()
+    generated = datetime.now(UTC).astimezone(zone)
+    subtitle = (f"Dataset {pipeline.dataset_name} · filters: {filters.describe()} · generated "
+                f"{generated:%Y-%m-%d %H:%M} {zone_name(zone)}")
     return page("Clockodo analytics", subtitle, sections)
 
 
@@ -140,7 +144,7 @@ def _utilization(rows: list[Row], filters: Filters) -> tuple[str, str]:
 def _default_month(rows: Sequence[Row]) -> date | None:
     """The latest month with worked hours before the current one (whose target covers days
     still to come), or the current one when it is the only month with work."""
-    current = datetime.now(UTC).date().replace(day=1)
+    current = datetime.now(configured_timezone()).date().replace(day=1)
     worked = {row["period_start"] for row in rows if row["worked_hours"] > 0}
     return max({month for month in worked if month < current} or worked, default=None)
 

@@ -8,7 +8,7 @@ from typing import Any
 import dlt
 from dlt.destinations.sql_client import SqlClientBase
 
-from clockodo_source.analytics.catalog import NAME_COLUMNS, Report
+from clockodo_source.analytics.catalog import CODE_LABELS, NAME_COLUMNS, Report
 from clockodo_source.analytics.dialect import Dialect
 from clockodo_source.analytics.filters import Filters
 from clockodo_source.analytics.storage import stored_columns
@@ -34,10 +34,14 @@ def report_rows(pipeline: dlt.Pipeline, report: Report, filters: Filters) -> lis
         columns = report.model_columns
         rows = [dict(zip(columns, values, strict=True)) for values in client.execute_sql(sql) or []]
         names = master_names(client, present)
+    report_keys = {column.key for column in report.columns}
     for row in rows:
         for name_column, (id_column, table) in NAME_COLUMNS.items():
             if id_column in row:
                 row[name_column] = label(names.get(table, {}), row[id_column], name_column)
+        for label_column, (code_column, labels) in CODE_LABELS.items():
+            if code_column in row and label_column in report_keys:
+                row[label_column] = labels.get(int(row[code_column]), f"type {row[code_column]}")
     return _sorted(rows, report.order)
 
 
@@ -47,7 +51,9 @@ def _query(client: SqlClientBase[Any], report: Report, filters: Filters, users: 
         column = report.period_column
         conditions.append(f"{column} >= {Dialect.date(filters.since)} "
                           f"AND {column} < {Dialect.date(filters.until)}")
-    # ids are validated integers, so they can be written into the SQL as literals
+    if filters.year is not None and report.year_column:
+        conditions.append(f"{report.year_column} = {filters.year}")
+    # ids and years are validated integers, so they can be written into the SQL as literals
     if filters.customer is not None:
         conditions.append(f"customers_id = {filters.customer}")
     if filters.project is not None:

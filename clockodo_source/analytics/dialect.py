@@ -25,6 +25,8 @@ class Dialect:
     timestamp_literal: str
     #: timestamp with time zone -> its calendar date in UTC (not the session time zone)
     utc_date: str
+    #: timestamp with time zone, IANA zone name -> its calendar date in that zone
+    local_date: str
     #: date -> first day of its month
     month_start: str
     #: date -> Monday of its ISO week
@@ -51,6 +53,13 @@ class Dialect:
 
     def utc_day(self, timestamp: str) -> str:
         return self.utc_date.format(timestamp)
+
+    def local_day(self, timestamp: str, zone: str) -> str:
+        """The date of ``timestamp`` in the calendar of ``zone`` (an IANA name); UTC takes the
+        faster ``utc_date``, as a conversion per row is the costliest part of a model."""
+        if zone == "UTC":
+            return self.utc_day(timestamp)
+        return self.local_date.format(timestamp, zone.replace("'", "''"))
 
     def month_of(self, day: str) -> str:
         return self.month_start.format(day)
@@ -79,6 +88,7 @@ POSTGRES = Dialect(
     float_type="DOUBLE PRECISION",
     timestamp_literal="CAST('{0}' AS TIMESTAMP WITH TIME ZONE)",
     utc_date="CAST(({0} AT TIME ZONE 'UTC') AS DATE)",
+    local_date="CAST(({0} AT TIME ZONE '{1}') AS DATE)",
     # truncate a plain TIMESTAMP: on a DATE or TIMESTAMPTZ the session time zone would leak in
     month_start="CAST(date_trunc('month', CAST({0} AS TIMESTAMP)) AS DATE)",
     week_start="CAST(date_trunc('week', CAST({0} AS TIMESTAMP)) AS DATE)",
@@ -100,6 +110,7 @@ BIGQUERY = Dialect(
     float_type="FLOAT64",
     timestamp_literal="TIMESTAMP '{0}'",
     utc_date="DATE({0})",
+    local_date="DATE({0}, '{1}')",
     month_start="DATE_TRUNC({0}, MONTH)",
     week_start="DATE_TRUNC({0}, ISOWEEK)",
     add_days="DATE_ADD({0}, INTERVAL CAST({1} AS INT64) DAY)",
@@ -112,6 +123,7 @@ SNOWFLAKE = Dialect(
     float_type="FLOAT",
     timestamp_literal="CAST('{0}' AS TIMESTAMP_TZ)",
     utc_date="TO_DATE(CONVERT_TIMEZONE('UTC', {0}))",
+    local_date="TO_DATE(CONVERT_TIMEZONE('{1}', {0}))",
     month_start="DATE_TRUNC('MONTH', {0})",
     # Snowflake's WEEK follows the WEEK_START parameter; ISO weeks need it at 0 or 1 (Monday)
     week_start="DATE_TRUNC('WEEK', {0})",

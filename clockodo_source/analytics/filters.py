@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-FILTER_NAMES = ("month", "quarter", "customer", "project", "team")
+FILTER_NAMES = ("month", "quarter", "year", "customer", "project", "team")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _QUARTER = re.compile(r"(\d{4})-[Qq]([1-4])")
 _IDENTIFIER = re.compile(r"[0-9]+")
+_YEAR = re.compile(r"[12][0-9]{3}")
 _EXAMPLES = {"customer": "3001", "project": "40001", "team": "201"}
 
 
@@ -24,6 +25,7 @@ class Filters:
 
     month: str | None = None
     quarter: str | None = None
+    year: int | None = None
     customer: int | None = None
     project: int | None = None
     team: int | None = None
@@ -40,8 +42,8 @@ class Filters:
 
 
 def parse_filters(
-    *, month: Any = None, quarter: Any = None, customer: Any = None, project: Any = None,
-    team: Any = None,
+    *, month: Any = None, quarter: Any = None, year: Any = None, customer: Any = None,
+    project: Any = None, team: Any = None,
 ) -> Filters:
     """Check each value's form; ``month`` and ``quarter`` exclude each other."""
     if month is not None and quarter is not None:
@@ -54,6 +56,7 @@ def parse_filters(
     return Filters(
         month=None if month is None else str(month),
         quarter=None if quarter is None else str(quarter).upper(),
+        year=_year(year),
         customer=_identifier("customer", customer),
         project=_identifier("project", project),
         team=_identifier("team", team),
@@ -91,6 +94,14 @@ def _quarter_range(value: Any) -> tuple[date, date]:
 def _add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def _year(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not _YEAR.fullmatch(str(value).strip()):
+        raise ValueError(f"year must be YYYY, for example 2026 (got {value!r})")
+    return int(str(value).strip())
 
 
 def _identifier(name: str, value: Any) -> int | None:

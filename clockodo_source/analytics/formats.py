@@ -19,7 +19,8 @@ from clockodo_source.analytics.data import Row
 from clockodo_source.analytics.filters import Filters
 
 _MAX_TEXT = 32
-_NUMERIC = (Kind.COUNT, Kind.HOURS, Kind.AMOUNT, Kind.PERCENT)
+_NUMERIC = (Kind.COUNT, Kind.HOURS, Kind.DAYS, Kind.AMOUNT, Kind.PERCENT)
+_DECIMAL = (Kind.HOURS, Kind.DAYS, Kind.AMOUNT)
 
 
 def plain_value(column: Column, value: Any) -> Any:
@@ -28,7 +29,7 @@ def plain_value(column: Column, value: Any) -> Any:
         return None
     if isinstance(value, date):
         return value.isoformat()
-    if column.kind in (Kind.HOURS, Kind.AMOUNT, Kind.PERCENT):
+    if column.kind in (*_DECIMAL, Kind.PERCENT):
         return round(float(value), 2)
     return value
 
@@ -41,7 +42,7 @@ def display_value(column: Column, value: Any) -> str:
         return value.isoformat()
     if column.kind is Kind.PERCENT:
         return f"{float(value):,.1f} %"
-    if column.kind in (Kind.HOURS, Kind.AMOUNT):
+    if column.kind in _DECIMAL:
         return f"{float(value):,.2f}"
     if column.kind is Kind.COUNT:
         return f"{int(value):,}"

@@ -18,12 +18,14 @@ FORMATS = ("table", "csv", "json", "html")
 
 def render_report(
     pipeline: dlt.Pipeline, name: str, *, month: str | None = None, quarter: str | None = None,
-    customer: int | str | None = None, project: int | str | None = None,
-    team: int | str | None = None, fmt: str = "table",
+    year: int | str | None = None, customer: int | str | None = None,
+    project: int | str | None = None, team: int | str | None = None, fmt: str = "table",
 ) -> str:
-    """Report ``name`` (unbilled, utilization, budgets, overtime) as table, csv, json or html.
+    """Report ``name`` (unbilled, utilization, budgets, overtime, absences) as table, csv, json
+    or html.
 
-    Filters: ``month`` "YYYY-MM", ``quarter`` "YYYY-Qn", ``customer``/``project``/``team`` ids.
+    Filters: ``month`` "YYYY-MM", ``quarter`` "YYYY-Qn", ``year`` YYYY (overtime, absences),
+    ``customer``/``project``/``team`` ids.
     A filter the report cannot apply is refused (``ValueError``) rather than ignored. The HTML
     page shows all three charts, each filtered as far as it applies, and this report's rows.
     """
@@ -34,8 +36,8 @@ def render_report(
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, for example csv "
                          f"(got {fmt!r})")
     report = REPORTS[name]
-    filters = parse_filters(month=month, quarter=quarter, customer=customer, project=project,
-                            team=team)
+    filters = parse_filters(month=month, quarter=quarter, year=year, customer=customer,
+                            project=project, team=team)
     check_applicable(report.name, filters, report.filters)
     if fmt == "html":
         return dashboard(pipeline, filters, details=report)

@@ -106,11 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--accounts", type=int, default=1, help="sample companies, as accounts")
     commands.add_parser("status", parents=[common, summary], help="what is loaded, per table")
     report = commands.add_parser(
-        "report", parents=[common], help="unbilled time, utilization, budgets or overtime"
+        "report", parents=[common],
+        help="unbilled time, utilization, budgets, overtime or absences",
     )
     report.add_argument("name", choices=REPORT_NAMES)
     report.add_argument("--month", help="YYYY-MM")
     report.add_argument("--quarter", help="YYYY-Qn")
+    report.add_argument("--year", help="YYYY (overtime, absences)")
     report.add_argument("--customer", help="customer id")
     report.add_argument("--project", help="project id")
     report.add_argument("--team", help="team id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from clockodo_source.analytics import ModelNotBuiltError, render_report, write_html_report
+from clockodo_source.analytics.filters import FILTER_NAMES
 from clockodo_source.app.accounts import DEMO_PIPELINE
 from clockodo_source.app.pipelines import make_pipeline
 from clockodo_source.errors import ConfigurationError
@@ -14,8 +15,7 @@ HTML_REPORT = "clockodo_report.html"
 
 def report_command(args: argparse.Namespace) -> str:
     pipeline = make_pipeline(args.pipeline_name, args.destination, args.dataset)
-    filters = {name: getattr(args, name) for name in ("month", "quarter", "customer", "project",
-                                                      "team")}
+    filters = {name: getattr(args, name) for name in FILTER_NAMES}
     try:
         if args.format == "html":
             target = write_html_report(pipeline, args.output or HTML_REPORT,

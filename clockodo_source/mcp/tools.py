@@ -45,6 +45,7 @@ _SELF_EXPLAINED = (ValueError, LookupError, ReadFailed, CannotEvaluate, RunInPro
 
 Month = Annotated[str | None, Field(description="a calendar month, YYYY-MM, e.g. 2026-03")]
 Quarter = Annotated[str | None, Field(description="a calendar quarter, YYYY-Qn, e.g. 2026-Q1")]
+Year = Annotated[int | None, Field(description="a year, YYYY, e.g. 2026 (overtime, absences)")]
 Since = Annotated[str | None, Field(description="first day, YYYY-MM-DD (with until)")]
 Until = Annotated[str | None, Field(
     description="the day AFTER the last day, YYYY-MM-DD (exclusive; with since)")]
@@ -134,9 +135,10 @@ class Tools:
 
     def report(
         self,
-        name: Annotated[str, Field(description="unbilled, utilization, budgets or overtime")],
-        month: Month = None, quarter: Quarter = None, customer: OptionalCustomer = None,
-        project: Project = None, team: Team = None,
+        name: Annotated[str, Field(
+            description="unbilled, utilization, budgets, overtime or absences")],
+        month: Month = None, quarter: Quarter = None, year: Year = None,
+        customer: OptionalCustomer = None, project: Project = None, team: Team = None,
     ) -> dict[str, Any]:
         """One of the standard reports, as `clockodo-pipeline report NAME --format json`:
         {"report", "model", "filters", "rows"}, with names next to the ids.
@@ -146,12 +148,13 @@ class Tools:
         team). utilization: worked, billable and target hours and billable/target percent per
         user and month (month or quarter, team). budgets: each project budget's use, remaining
         and run-out date (customer, project). overtime: per user and year, target, worked,
-        carried and reduced hours and the balance (team). A filter a report cannot apply is
-        refused, not ignored.
+        carried and reduced hours and the balance (team, year). absences: per user, year and
+        absence type the days requested or approved and approved, with the holiday quota, carry
+        and days left (team, year). A filter a report cannot apply is refused, not ignored.
         """
         with self._call() as pipeline:
             text = render_report(pipeline, name, fmt="json", month=month, quarter=quarter,
-                                 customer=customer, project=project, team=team)
+                                 year=year, customer=customer, project=project, team=team)
             document: dict[str, Any] = json.loads(text)
             return document
 

@@ -1,12 +1,14 @@
-"""What a model's SQL is rendered with: the dialect, table names and the moment of the run."""
+"""What a model's SQL is rendered with: the dialect, table names, the moment of the run and
+the calendar (time zone) its days, weeks and months belong to."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from clockodo_source.analytics.dialect import Dialect
+from clockodo_source.calendar import zone_name
 
 #: The last date Python (and so most readers of the models) can represent
 LAST_DATE = date(9999, 12, 31)
@@ -19,10 +21,16 @@ class SqlContext:
     dialect: Dialect
     qualify: Callable[[str], str]
     now: datetime
+    #: the calendar of the ``timezone`` option
+    zone: tzinfo = UTC
 
     @property
     def today(self) -> date:
-        return self.now.date()
+        return self.now.astimezone(self.zone).date()
+
+    def local_day(self, timestamp: str) -> str:
+        """SQL of the date ``timestamp`` falls on in the model's calendar."""
+        return self.dialect.local_day(timestamp, zone_name(self.zone))
 
     @property
     def now_sql(self) -> str:

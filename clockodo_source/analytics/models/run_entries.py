@@ -5,7 +5,8 @@
 * ``entry_hours`` exists for time entries (type 1) only: lump sums have a value but no hours;
 * ``entry_value`` is the API's ``revenue`` where given, else the entry's own price:
   type 1 hourly rate x duration, type 2 ``lumpsum``, type 3 amount x unit price;
-* day, month and ISO week are taken from ``time_since`` in UTC.
+* day, month and ISO week are taken from ``time_since`` in the calendar of the ``timezone``
+  option (UTC by default).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def run_entries(ctx: SqlContext) -> str:
     return f"""timed_entries AS (
     SELECT
         e.type, e.customers_id, e.projects_id, e.users_id, e.billable,
-        {d.utc_day("e.time_since")} AS entry_date,
+        {ctx.local_day("e.time_since")} AS entry_date,
         {entry_seconds(ctx)} AS entry_seconds,
         e.revenue, e.hourly_rate, e.lumpsum,
         e.lumpsum_services_amount, e.lumpsum_services_price
