@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from clockodo_source.analytics.dialect import Dialect
@@ -53,3 +53,13 @@ class Model:
     inputs: Mapping[str, tuple[str, ...]]
     select: Callable[[SqlContext], str]
     doc: str
+    #: what each column of the SELECT holds (units, codes), in its order
+    columns: Mapping[str, str] = field(default_factory=dict)
+    #: the columns that make a row unique
+    key: tuple[str, ...] = ()
+
+    @property
+    def description(self) -> str:
+        """The doc's first sentence, without the model's name."""
+        first = " ".join(self.doc.split("\n\n", 1)[0].split())
+        return first.removeprefix(f"``{self.name}``: ")

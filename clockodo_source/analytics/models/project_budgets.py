@@ -22,6 +22,20 @@ INPUTS = {
 FORECAST_DAYS = 28
 
 
+#: what each column holds
+COLUMNS = {
+    "projects_id": "the project (projects.id)",
+    "customers_id": "the project's customer (customers.id)",
+    "budget_kind": "hours or money (account currency)",
+    "budget": "the budget, hours or money",
+    "used": "hours or value used (in the current interval for a budget per interval)",
+    "remaining": "budget - used",
+    "used_pct": "used / budget x 100",
+    "runout_date": "today + remaining / average daily use of the last 28 days; null: no use "
+    "in those days or nothing remains",
+}
+
+
 def select(ctx: SqlContext) -> str:
     d = ctx.dialect
     interval_start = "\n".join(
@@ -84,4 +98,5 @@ SELECT
 FROM forecast"""
 
 
-MODEL = Model("project_budgets", INPUTS, select, __doc__ or "")
+MODEL = Model("project_budgets", INPUTS, select, __doc__ or "", COLUMNS,
+              ("projects_id",))
