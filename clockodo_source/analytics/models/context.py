@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from clockodo_source.analytics.dialect import Dialect
 
@@ -19,6 +19,9 @@ class SqlContext:
     dialect: Dialect
     qualify: Callable[[str], str]
     now: datetime
+    #: SQL of the moment instead of ``now`` as a literal (a dbt package: the time dbt runs);
+    #: the models take every date from it in SQL, so they mean the same either way
+    now_expression: str | None = None
 
     @property
     def today(self) -> date:
@@ -26,23 +29,18 @@ class SqlContext:
 
     @property
     def now_sql(self) -> str:
-        return self.dialect.timestamp(self.now)
+        return self.now_expression or self.dialect.timestamp(self.now)
+
+    @property
+    def today_sql(self) -> str:
+        """SQL of the moment's date (UTC)."""
+        return self.dialect.utc_day(self.now_sql)
 
     def table(self, name: str) -> str:
         return self.qualify(name)
 
     def day(self, value: date) -> str:
         return self.dialect.date(value)
-
-    def interval_starts(self) -> Mapping[int, date]:
-        """First day of the current budget interval, by Clockodo's ``budget.interval`` code."""
-        today = self.today
-        return {
-            0: today - timedelta(days=today.weekday()),  # weekly (ISO week, Monday)
-            1: today.replace(day=1),  # monthly
-            2: date(today.year, 3 * ((today.month - 1) // 3) + 1, 1),  # quarterly
-            3: date(today.year, 1, 1),  # yearly
-        }
 
 
 @dataclass(frozen=True)
