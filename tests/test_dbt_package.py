@@ -184,3 +184,24 @@ def test_one_model_definition_drives_the_models_and_the_marts(
     assert "2 * COALESCE(revenue" not in mart
     assert changed_mart.count("2 * COALESCE(revenue") == len(
         ("duckdb", "postgres", "bigquery", "snowflake"))
+
+
+def test_the_union_of_accounts_gets_sources_keyed_by_account(tmp_path: Path) -> None:
+    """`--account all`: the union dataset's views, each key led by `_account` (ids repeat
+    across accounts), and no marts (the union holds each account's models already)."""
+    env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    cli = [sys.executable, "-m", "clockodo_source.app.cli"]
+    subprocess.run([*cli, "demo", "--accounts", "2", "--entries", "80"], cwd=tmp_path, env=env,
+                   check=True, capture_output=True)
+    shown = subprocess.run(
+        [*cli, "dbt-package", "--account", "all", "--output", "union"], cwd=tmp_path,
+        env={**env, "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "clockodo_demo.duckdb")},
+        check=True, capture_output=True, text=True)
+    assert "marts: none" in shown.stdout
+    (source,) = yaml.safe_load((tmp_path / "union" / "models" / "sources.yml").read_text())[
+        "sources"]
+    tables = {table["name"]: table for table in source["tables"]}
+    assert source["schema"] == "clockodo_all"
+    assert tables["entries"]["data_tests"] == [
+        {"clockodo_unique_key": {"arguments": {"columns": ["_account", "id"]}}}]
+    assert not (tmp_path / "union" / "models" / "marts").exists()

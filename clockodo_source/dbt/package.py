@@ -55,14 +55,15 @@ def write_package(pipeline: dlt.Pipeline, output: Path,
                          "load it first")
     staged = [table for table in tables if table.staged]
     marts = () if account_column else MODELS
-    _write(output / "dbt_project.yml", _yaml(_project()))
+    _write(output / "dbt_project.yml", _yaml(_project(bool(marts))))
     _write(output / "models" / "sources.yml", _yaml(sources_yml(pipeline.dataset_name, tables)))
     for table in staged:
         _write(output / "models" / "staging" / f"{staging_name(table)}.sql", staging_sql(table))
     _write(output / "models" / "staging" / "staging.yml", _yaml(staging_yml(tables)))
     for model in marts:
         _write(output / "models" / "marts" / f"{mart_name(model)}.sql", mart_sql(model))
-    _write(output / "models" / "marts" / "marts.yml", _yaml(_marts_yml(marts)))
+    if marts:
+        _write(output / "models" / "marts" / "marts.yml", _yaml(_marts_yml(marts)))
     _write(output / "macros" / "clockodo_now.sql", NOW_MACRO)
     _write(output / "macros" / "clockodo_unique_key.sql", UNIQUE_KEY_TEST)
     return Package(output, tuple(table.name for table in tables),
@@ -70,7 +71,10 @@ def write_package(pipeline: dlt.Pipeline, output: Path,
                    tuple(mart_name(model) for model in marts))
 
 
-def _project() -> dict[str, Any]:
+def _project(marts: bool) -> dict[str, Any]:
+    folders: dict[str, Any] = {"staging": {"+materialized": "view"}}
+    if marts:
+        folders["marts"] = {"+materialized": "table"}
     return {
         "name": "clockodo",
         "version": "1.0.0",
@@ -82,8 +86,7 @@ def _project() -> dict[str, Any]:
         "models": {"clockodo": {
             # descriptions become the warehouse's table and column comments
             "+persist_docs": {"relation": True, "columns": True},
-            "staging": {"+materialized": "view"},
-            "marts": {"+materialized": "table"},
+            **folders,
         }},
     }
 
