@@ -116,6 +116,9 @@ def _rows(pipeline: dlt.Pipeline, table: str, key: tuple[str, ...],
 
 
 def test_dbt_build_is_green_and_the_marts_equal_the_models(built: Built) -> None:
+    """One test per destination, so that test workers never build the package twice."""
+    _assert_described_and_tested(built)
+    _assert_models_commented(built.pipeline)
     assert built.dbt.returncode == 0, built.dbt.stdout[-3000:]
     assert " ERROR=0 " in built.dbt.stdout and " SKIP=0 " in built.dbt.stdout
     for model in MODELS:
@@ -127,7 +130,24 @@ def test_dbt_build_is_green_and_the_marts_equal_the_models(built: Built) -> None
             assert marts[key] == pytest.approx(row), (model.name, key)
 
 
-def test_the_package_describes_and_tests_the_loaded_tables(built: Built) -> None:
+def _assert_models_commented(pipeline: dlt.Pipeline) -> None:
+    """The built-in models carry their descriptions as the warehouse's comments."""
+    if pipeline.destination.destination_name == "duckdb":
+        sql = ("SELECT table_name, column_name, comment FROM duckdb_columns() "
+               "WHERE schema_name = %s")
+    else:
+        sql = ("SELECT c.table_name, c.column_name, col_description("
+               "(quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass, "
+               "c.ordinal_position) FROM information_schema.columns AS c "
+               "WHERE c.table_schema = %s")
+    comments = {(table, column): comment for table, column, comment
+                in query(pipeline, sql, pipeline.dataset_name)}
+    for model in MODELS:
+        for column, words in model.columns.items():
+            assert comments[(model.name, column)] == words, (model.name, column)
+
+
+def _assert_described_and_tested(built: Built) -> None:
     sources = yaml.safe_load((built.package / "models" / "sources.yml").read_text())
     (source,) = sources["sources"]
     assert source["schema"] == built.pipeline.dataset_name

@@ -39,6 +39,8 @@ class Dialect:
     create_or_replace: bool
     #: earlier, later date -> whole days between them
     days_between: str = "({1} - {0})"
+    #: True: tables and columns take ``COMMENT ON`` (the models' descriptions)
+    comment_on: bool = True
 
     def timestamp(self, moment: datetime) -> str:
         text = moment.astimezone(UTC).isoformat(sep=" ")
@@ -112,6 +114,7 @@ BIGQUERY = Dialect(
     seconds_between="CAST(TIMESTAMP_DIFF({1}, {0}, MICROSECOND) AS FLOAT64) / 1000000",
     create_or_replace=True,
     days_between="DATE_DIFF({1}, {0}, DAY)",
+    comment_on=False,  # descriptions are table options there
 )
 
 SNOWFLAKE = Dialect(
