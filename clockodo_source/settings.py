@@ -6,7 +6,9 @@ one table of all 17 entities and their declared columns: split, a table's declar
 stand in several places. Every documented field has its column type declared,
 child tables included: a column the API omits for lack of rights, or sends null on a first load,
 still exists with its type, and a count that is whole today and a half tomorrow (Clockodo sends
-`2`, then `2.5`) never splits into a second `__v_double` column.
+`2`, then `2.5`) never splits into a second `__v_double` column. Each column is declared on a
+line of its own with what it holds (meaning, unit, codes): dlt's schema, the MCP server and the
+dbt package all take their descriptions from here.
 """
 
 from __future__ import annotations
@@ -69,12 +71,7 @@ def column_types(columns: str) -> dict[str, str]:
     return {name: kind for name, kind, _ in _declarations(columns)}
 
 
-def column_descriptions(columns: str) -> dict[str, str]:
-    """The declared columns (see `Entity.columns`) and what each holds."""
-    return {name: description for name, _, description in _declarations(columns)}
-
-
-#: dlt's own columns (and the one the source adds), described where they appear
+#: dlt's own columns of a table, described like the declared ones
 DLT_COLUMNS = {
     "_dlt_id": "dlt's unique id of the row (child tables join on it)",
     "_dlt_load_id": "dlt's id of the load that wrote the row (see _dlt_loads)",
