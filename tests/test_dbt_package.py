@@ -225,3 +225,14 @@ def test_the_union_of_accounts_gets_sources_keyed_by_account(tmp_path: Path) -> 
     assert tables["entries"]["data_tests"] == [
         {"clockodo_unique_key": {"arguments": {"columns": ["_account", "id"]}}}]
     assert not (tmp_path / "union" / "models" / "marts").exists()
+
+
+def test_nothing_loaded_is_one_clear_line(tmp_path: Path) -> None:
+    shown = subprocess.run([sys.executable, "-m", "clockodo_source.app.cli", "dbt-package"],
+                           cwd=tmp_path, capture_output=True, text=True,
+                           env={**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"})
+    assert shown.returncode == 1
+    assert shown.stderr.strip().splitlines() == [
+        "clockodo-pipeline: error: dataset clockodo holds no Clockodo table yet: load it first "
+        "(`clockodo-pipeline run`)"]
+    assert not (tmp_path / "clockodo_dbt").exists()

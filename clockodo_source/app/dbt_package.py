@@ -23,10 +23,11 @@ def dbt_package_command(args: argparse.Namespace) -> str:
     try:
         package = write_package(pipeline, Path(args.output or DEFAULT_OUTPUT),
                                 ACCOUNT_COLUMN if union else None)
-    except (ValueError, DestinationUndefinedEntity) as exc:
-        raise ConfigurationError(
-            f"no dbt package for dataset {args.dataset}: {exc}; run `clockodo-pipeline run` "
-            "first") from None
+    except DestinationUndefinedEntity:
+        raise ConfigurationError(f"dataset {args.dataset} is not loaded yet: run "
+                                 "`clockodo-pipeline run` first") from None
+    except ValueError as exc:
+        raise ConfigurationError(f"{exc} (`clockodo-pipeline run`)") from None
     marts = (", ".join(package.marts) if package.marts else
              "none (the union's models are its views, with the account in _account)")
     return "\n".join((
