@@ -216,19 +216,14 @@ class Entity:
 
     def nested_hints(self) -> dict[tuple[str, ...], TResourceNestedHints]:
         """The child tables' column hints and descriptions, as dlt's `nested_hints` takes
-        them."""
-        hints: dict[tuple[str, ...], TResourceNestedHints] = {}
-        for path, (description, columns) in zip(self.nested, self._children().values(),
-                                                strict=True):
-            steps = _steps(path)
-            for depth in range(1, len(steps)):  # an object on the way: no table of its own
-                hints.setdefault(steps[:depth], dlt.mark.make_hints(additional_table_hints={
-                    "description": f"no table: the object {steps[depth - 1]} is flattened "
-                    "into its parent's columns"}))
-            hints[steps] = dlt.mark.make_hints(
-                columns=_column_hints(columns, self._child_dlt_columns),
-                additional_table_hints={"description": description})
-        return hints
+        them; each names its parent table, which a list in an object (`budget`, flattened into
+        its row) needs."""
+        return {_steps(path): dlt.mark.make_hints(
+                    parent_table_name="__".join((self.name, *path.split(".")[:-1])),
+                    columns=_column_hints(columns, self._child_dlt_columns),
+                    additional_table_hints={"description": description})
+                for path, (description, columns) in zip(self.nested, self._children().values(),
+                                                        strict=True)}
 
 
 def _steps(path: str) -> tuple[str, ...]:
