@@ -280,6 +280,14 @@ def test_every_tool_answers_as_the_command_line(loaded: Loaded) -> None:
             assert set(ENTITIES["entries"].column_types) <= set(columns)
             assert columns["id"]["type"].upper() == "BIGINT"
             assert "2 billed" in columns["billable"]["meaning"]
+            for table in (name for name in tables  # the source's tables and the models
+                          if name.split("__")[0] in ENTITIES or name in MODEL_NAMES):
+                described = await server.call("describe_table", name=table)
+                assert described["description"], table
+                assert all(column.get("meaning") for column in described["columns"]), table
+            budgets = await server.call("describe_table", name="project_budgets")
+            assert "28 days" in {column["name"]: column for column in budgets["columns"]}[
+                "runout_date"]["meaning"]
             assert "no table 'nope'" in await server.refused("describe_table", name="nope")
 
             counted = await server.call(

@@ -202,7 +202,10 @@ def test_columns_keep_their_declared_types(normalized: Normalized) -> None:
             where = f"{table['name']}.{name}"
             assert "__v_" not in name, f"variant column {where}"
             assert column.get("data_type") != "json", f"json column {where}"
-            assert column.get("data_type"), f"untyped column {where}"
+            # dlt's own columns are only described by the catalog (dlt types them on creation),
+            # so in a child table no row reached they stay a description
+            assert column.get("data_type") or (set(column) == {"name", "description"} and \
+                name.startswith("_dlt_")), f"untyped column {where}"
     for entity in CATALOG:
         columns = schema.get_table(entity.name)["columns"]
         for name, kind in entity.column_types.items():

@@ -48,7 +48,23 @@ def build_models(pipeline: dlt.Pipeline, now: datetime | None = None,
         for model in MODELS:
             if _has_inputs(model, present):
                 counts[model.name] = _replace(client, dialect, model, ctx)
+                if dialect.comment_on:
+                    _describe(client, model)
     return counts
+
+
+def _describe(client: SqlClientBase[Any], model: Model) -> None:
+    """The model's words (its module's doc and column descriptions) as the warehouse's
+    comments, so a catalog browser shows what the MCP server and the dbt package say."""
+    table = client.make_qualified_table_name(model.name)
+    client.execute_many(
+        [f"COMMENT ON TABLE {table} IS {_text(model.description)}"]
+        + [f"COMMENT ON COLUMN {table}.{client.escape_column_name(name)} IS {_text(words)}"
+           for name, words in model.columns.items()])
+
+
+def _text(words: str) -> str:
+    return "'" + words.replace("'", "''") + "'"
 
 
 def _has_inputs(model: Model, present: Mapping[str, frozenset[str]]) -> bool:

@@ -39,6 +39,10 @@ class Dialect:
     seconds_between: str
     #: True: ``CREATE OR REPLACE TABLE`` is atomic; False: drop and create in one transaction
     create_or_replace: bool
+    #: earlier, later date -> whole days between them
+    days_between: str = "({1} - {0})"
+    #: True: tables and columns take ``COMMENT ON`` (the models' descriptions)
+    comment_on: bool = True
 
     def timestamp(self, moment: datetime) -> str:
         text = moment.astimezone(UTC).isoformat(sep=" ")
@@ -75,6 +79,9 @@ class Dialect:
 
     def seconds(self, since: str, until: str) -> str:
         return self.seconds_between.format(since, until)
+
+    def days(self, since: str, until: str) -> str:
+        return self.days_between.format(since, until)
 
     def replace_table(self, table: str, select: str) -> list[str]:
         """Statements that swap ``table`` for the result of ``select`` (with DROP: views on the
@@ -117,6 +124,8 @@ BIGQUERY = Dialect(
     make_date="DATE({0}, {1}, {2})",
     seconds_between="CAST(TIMESTAMP_DIFF({1}, {0}, MICROSECOND) AS FLOAT64) / 1000000",
     create_or_replace=True,
+    days_between="DATE_DIFF({1}, {0}, DAY)",
+    comment_on=False,  # descriptions are table options there
 )
 
 SNOWFLAKE = Dialect(
@@ -131,6 +140,7 @@ SNOWFLAKE = Dialect(
     make_date="DATE_FROM_PARTS({0}, {1}, {2})",
     seconds_between="DATEDIFF(microsecond, {0}, {1}) / 1000000",
     create_or_replace=True,
+    days_between="DATEDIFF(day, {0}, {1})",
 )
 
 DIALECTS: dict[str, Dialect] = {

@@ -55,7 +55,7 @@ _DUCKDB_KEY = "DESTINATION__DUCKDB__CREDENTIALS"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _CREDENTIALS = ("api_user", "api_key")
 #: commands that only read the destination, and so may read the union (`--account all`)
-READING = frozenset({"report", "alerts", "invoice", "status", "mcp"})
+READING = frozenset({"report", "alerts", "invoice", "status", "mcp", "dbt-package"})
 
 
 def _source_hints() -> dict[str, Any]:

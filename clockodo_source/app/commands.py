@@ -21,6 +21,8 @@ from clockodo_source.app import mcp as mcp_app
 from clockodo_source.app.alerts import alerts_after_run, alerts_command
 from clockodo_source.app.all_accounts import DEFAULT_PARALLEL, run_all
 from clockodo_source.app.backfill import backfill_command
+from clockodo_source.app.dbt_package import DEFAULT_OUTPUT as DBT_OUTPUT
+from clockodo_source.app.dbt_package import dbt_package_command
 from clockodo_source.app.demo import demo_command
 from clockodo_source.app.demo_accounts import demo_accounts
 from clockodo_source.app.memory import bound_allocators, bound_dlt_buffers, config_defaults
@@ -45,6 +47,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "report": report_command,
     "invoice": billing_commands.invoice,
     "mark-billed": billing_commands.mark_billed,
+    "dbt-package": dbt_package_command,
 }
 
 
@@ -134,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     alerts.add_argument("--format", default="table", choices=ALERT_FORMATS)
     alerts.add_argument("--notify", action="append", metavar="URL",
                         help="POST new, changed and resolved alerts to this webhook")
+    dbt = commands.add_parser("dbt-package", parents=[common],
+                              help="write a dbt project over the loaded dataset")
+    dbt.add_argument("--output", help=f"its directory (default {DBT_OUTPUT})")
     mcp_app.add_options(commands.add_parser(
         "mcp", parents=[common], help="serve the dataset to AI agents (Model Context Protocol)"))
     return parser

@@ -169,6 +169,7 @@ def make_resource(ctx: Context, entity: Entity, fn: Callable[[], Iterator[Any]],
         columns=entity.column_hints(),
         nested_hints=entity.nested_hints(),  # type: ignore[arg-type]
     )
+    resource.apply_hints(additional_table_hints=entity.table_hints())
     return resource
 
 

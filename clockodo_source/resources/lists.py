@@ -58,7 +58,7 @@ def customer_projects(projects: DltResource, entity: Entity) -> DltResource:
     def mapping(page: list[Row]) -> Iterator[list[Row]]:
         yield [{"customers_id": row["customers_id"], "projects_id": row["id"]} for row in page]
 
-    return dlt.transformer(
+    resource: DltResource = dlt.transformer(
         mapping,
         data_from=projects,
         name=entity.name,
@@ -66,3 +66,5 @@ def customer_projects(projects: DltResource, entity: Entity) -> DltResource:
         write_disposition="replace",
         columns=entity.column_hints(),
     )
+    resource.apply_hints(additional_table_hints=entity.table_hints())
+    return resource

@@ -9,6 +9,7 @@ holiday account twice.
 from __future__ import annotations
 
 from clockodo_source.analytics.models.context import Model, SqlContext
+from clockodo_source.settings import ABSENCE_TYPES, codes
 
 INPUTS = {
     "absences": ("users_id", "date_since", "type", "status", "count_days"),
@@ -17,6 +18,19 @@ INPUTS = {
 }
 
 HOLIDAY = 1
+
+
+#: what each column holds
+COLUMNS = {
+    "users_id": "the user (users.id)",
+    "year": "the year the absences start in",
+    "type": f"absence type: {codes(ABSENCE_TYPES)}",
+    "days": "days requested or approved (status 0 or 1)",
+    "approved_days": "days approved (status 1)",
+    "holidays_quota": "holiday entitlement of the year, days (type 1 rows only)",
+    "holidays_carry": "holidays carried into the year, days (type 1 rows only)",
+    "holidays_left": "quota + carry - approved holiday days (type 1 rows only)",
+}
 
 
 def select(ctx: SqlContext) -> str:
@@ -65,4 +79,5 @@ LEFT JOIN quotas AS q ON q.users_id = g.users_id AND q.year = g.year
 LEFT JOIN carries AS c ON c.users_id = g.users_id AND c.year = g.year"""
 
 
-MODEL = Model("absence_summary", INPUTS, select, __doc__ or "")
+MODEL = Model("absence_summary", INPUTS, select, __doc__ or "", COLUMNS,
+              ("users_id", "year", "type"))

@@ -4,8 +4,8 @@ the calendar (time zone) its days, weeks and months belong to."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
 
 from clockodo_source.analytics.dialect import Dialect
 from clockodo_source.calendar import zone_name
@@ -23,10 +23,9 @@ class SqlContext:
     now: datetime
     #: the calendar of the ``timezone`` option
     zone: tzinfo = UTC
-
-    @property
-    def today(self) -> date:
-        return self.now.astimezone(self.zone).date()
+    #: SQL of the moment instead of ``now`` as a literal (a dbt package: the time dbt runs);
+    #: the models take every date from it in SQL, so they mean the same either way
+    now_expression: str | None = None
 
     def local_day(self, timestamp: str) -> str:
         """SQL of the date ``timestamp`` falls on in the model's calendar."""
@@ -34,23 +33,18 @@ class SqlContext:
 
     @property
     def now_sql(self) -> str:
-        return self.dialect.timestamp(self.now)
+        return self.now_expression or self.dialect.timestamp(self.now)
+
+    @property
+    def today_sql(self) -> str:
+        """SQL of the moment's date in the model's calendar."""
+        return self.local_day(self.now_sql)
 
     def table(self, name: str) -> str:
         return self.qualify(name)
 
     def day(self, value: date) -> str:
         return self.dialect.date(value)
-
-    def interval_starts(self) -> Mapping[int, date]:
-        """First day of the current budget interval, by Clockodo's ``budget.interval`` code."""
-        today = self.today
-        return {
-            0: today - timedelta(days=today.weekday()),  # weekly (ISO week, Monday)
-            1: today.replace(day=1),  # monthly
-            2: date(today.year, 3 * ((today.month - 1) // 3) + 1, 1),  # quarterly
-            3: date(today.year, 1, 1),  # yearly
-        }
 
 
 @dataclass(frozen=True)
@@ -61,3 +55,13 @@ class Model:
     inputs: Mapping[str, tuple[str, ...]]
     select: Callable[[SqlContext], str]
     doc: str
+    #: what each column of the SELECT holds (units, codes), in its order
+    columns: Mapping[str, str] = field(default_factory=dict)
+    #: the columns that make a row unique
+    key: tuple[str, ...] = ()
+
+    @property
+    def description(self) -> str:
+        """The doc's first sentence, without the model's name."""
+        first = " ".join(self.doc.split("\n\n", 1)[0].split())
+        return first.removeprefix(f"``{self.name}``: ")

@@ -17,6 +17,18 @@ INPUTS = {
 }
 
 
+#: what each column holds
+COLUMNS = {
+    "users_id": "the user (users.id)",
+    "year": "the year",
+    "target_hours": "target hours of the whole year (future days included)",
+    "worked_hours": "hours worked in the year (Clockodo's report)",
+    "overtime_carryover_hours": "overtime carried into the year, hours",
+    "overtime_reduced_hours": "overtime reduced by hour absences, hours",
+    "balance_hours": "Clockodo's balance: worked - target to date + carry - reduced, hours",
+}
+
+
 def select(ctx: SqlContext) -> str:
     d = ctx.dialect
     return f"""SELECT
@@ -30,4 +42,5 @@ def select(ctx: SqlContext) -> str:
 FROM {ctx.table("user_reports")} AS r"""
 
 
-MODEL = Model("overtime_balance", INPUTS, select, __doc__ or "")
+MODEL = Model("overtime_balance", INPUTS, select, __doc__ or "", COLUMNS,
+              ("users_id", "year"))

@@ -7,8 +7,6 @@ quarter or year; the run-out forecast extends the average daily use of the last 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from clockodo_source.analytics.models.context import LAST_DATE, Model, SqlContext
 from clockodo_source.analytics.models.run_entries import INPUTS as ENTRY_INPUTS
 from clockodo_source.analytics.models.run_entries import run_entries
@@ -22,17 +20,39 @@ INPUTS = {
 FORECAST_DAYS = 28
 
 
+#: what each column holds
+COLUMNS = {
+    "projects_id": "the project (projects.id)",
+    "customers_id": "the project's customer (customers.id)",
+    "budget_kind": "hours or money (account currency)",
+    "budget": "the budget, hours or money",
+    "used": "hours or value used (in the current interval for a budget per interval)",
+    "remaining": "budget - used",
+    "used_pct": "used / budget x 100",
+    "runout_date": "today + remaining / average daily use of the last 28 days; null: no use "
+    "in those days or nothing remains",
+}
+
+
 def select(ctx: SqlContext) -> str:
     d = ctx.dialect
+    today = ctx.today_sql
+    year = f"EXTRACT(YEAR FROM {today})"
+    quarter_month = f"3 * CAST(FLOOR((EXTRACT(MONTH FROM {today}) - 1) / 3) AS BIGINT) + 1"
+    starts = {  # first day of the current budget interval, by Clockodo's budget.interval
+        0: d.week_of(today),
+        1: d.month_of(today),
+        2: d.date_from_parts(year, quarter_month, "1"),
+        3: d.date_from_parts(year, "1", "1"),
+    }
     interval_start = "\n".join(
-        f"            WHEN {code} THEN {ctx.day(start)}"
-        for code, start in ctx.interval_starts().items()
+        f"            WHEN {code} THEN {start}" for code, start in starts.items()
     )
-    window_start = ctx.day(ctx.today - timedelta(days=FORECAST_DAYS - 1))
+    window_start = d.plus_days(today, str(1 - FORECAST_DAYS))
     # a forecast beyond the last representable date is no forecast at all; LEAST keeps the
     # cast in range on engines that evaluate CASE branches before choosing one
-    max_days = (LAST_DATE - ctx.today).days
-    runout = d.plus_days(ctx.day(ctx.today), f"FLOOR(LEAST(days_left, {max_days}))")
+    max_days = d.days(today, ctx.day(LAST_DATE))
+    runout = d.plus_days(today, f"FLOOR(LEAST(days_left, {max_days}))")
     return f"""WITH {run_entries(ctx)},
 budgets AS (
     SELECT p.id AS projects_id, p.customers_id,
@@ -84,4 +104,5 @@ SELECT
 FROM forecast"""
 
 
-MODEL = Model("project_budgets", INPUTS, select, __doc__ or "")
+MODEL = Model("project_budgets", INPUTS, select, __doc__ or "", COLUMNS,
+              ("projects_id",))

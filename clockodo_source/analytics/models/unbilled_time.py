@@ -5,6 +5,18 @@ from __future__ import annotations
 from clockodo_source.analytics.models.context import Model, SqlContext
 from clockodo_source.analytics.models.run_entries import INPUTS, run_entries
 
+#: what each column holds
+COLUMNS = {
+    "customers_id": "the customer (customers.id)",
+    "projects_id": "the project (projects.id); null: booked on the customer only",
+    "users_id": "the user who booked (users.id)",
+    "month": "first day of the month of the entries' start",
+    "unbilled_hours": "hours of unbilled time entries (decimal hours; running ones up to now)",
+    "unbilled_value": "value of the unbilled entries, account currency",
+    "entries": "number of unbilled entries (time and lump sums)",
+    "oldest_unbilled_date": "day of the oldest unbilled entry",
+}
+
 
 def select(ctx: SqlContext) -> str:
     d = ctx.dialect
@@ -23,4 +35,5 @@ WHERE billable = 1  -- 1 = billable and not yet billed; 2 = billed; 0 and -1 = n
 GROUP BY customers_id, projects_id, users_id, entry_month"""
 
 
-MODEL = Model("unbilled_time", INPUTS, select, __doc__ or "")
+MODEL = Model("unbilled_time", INPUTS, select, __doc__ or "", COLUMNS,
+              ("customers_id", "projects_id", "users_id", "month"))

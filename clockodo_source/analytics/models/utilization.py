@@ -19,6 +19,19 @@ INPUTS = {
 }
 
 
+#: what each column holds
+COLUMNS = {
+    "users_id": "the user (users.id)",
+    "teams_id": "the user's current team (teams.id)",
+    "period": "week (ISO, from Monday) or month",
+    "period_start": "first day of the week or month",
+    "worked_hours": "hours of time entries (decimal hours)",
+    "billable_hours": "hours of billable or billed time entries (billable 1 or 2)",
+    "target_hours": "Clockodo's target hours (from the user reports)",
+    "utilization_pct": "billable_hours / target_hours x 100; null when target_hours is 0",
+}
+
+
 def select(ctx: SqlContext) -> str:
     d = ctx.dialect
     # A report's week number is ISO: January may hold week 52/53 of the previous ISO year and
@@ -91,4 +104,5 @@ LEFT JOIN {ctx.table("users")} AS u ON u.id = c.users_id
 WHERE c.worked_hours > 0 OR c.target_hours > 0  -- report months before hiring etc. are empty"""
 
 
-MODEL = Model("utilization", INPUTS, select, __doc__ or "")
+MODEL = Model("utilization", INPUTS, select, __doc__ or "", COLUMNS,
+              ("users_id", "period", "period_start"))
