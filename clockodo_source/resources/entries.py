@@ -30,7 +30,7 @@ from clockodo_source.rows import (
     format_timestamp,
     tombstones,
 )
-from clockodo_source.settings import DELETED_COLUMN, Entity
+from clockodo_source.settings import DELETED_COLUMN, LOAD_ID_COLUMN, ROW_ID_COLUMN, Entity
 from clockodo_source.state import ResourceState
 from clockodo_source.stored import StoredRows
 from clockodo_source.windows import Window, tile
@@ -225,13 +225,29 @@ class EntryScan:
         self.ctx.scan.record(state)
 
 
+def with_dlt_columns(table: pa.Table, load_id: str) -> pa.Table:
+    """`table` with the columns dlt gives rows yielded as dicts but not arrow tables: the load
+    that wrote a row, and a row id naming the entry's version (its id and change time, as
+    `EntryScan.changed` compares them), unique per row like dlt's own; both made by Arrow's
+    kernels, without a Python object per row."""
+    moment = pc.coalesce(table["time_last_change"], table["time_insert"]).cast(UTC_MOMENT)
+    version = pc.binary_join_element_wise(
+        table["id"].cast(pa.string()), moment.cast(pa.int64()).cast(pa.string()), ".",
+        null_handling="replace",  # a tombstone has no change time
+    )
+    return (table.append_column(LOAD_ID_COLUMN, pa.repeat(load_id, table.num_rows))
+            .append_column(ROW_ID_COLUMN, version))
+
+
 def entries(ctx: Context, entity: Entity) -> DltResource:
     """The entries resource: each run one `EntryScan` of its range."""
     scan = EntryScan(ctx, entity)
 
     def rows() -> Iterator[pa.Table]:
         keep_values_exact(dlt.current.resource(), dlt.current.pipeline())
+        load_id = dlt.current.load_package_state()["load_id"]
         with scan.stored.connected():
-            yield from scan()
+            for table in scan():
+                yield with_dlt_columns(table, load_id)
 
     return make_resource(ctx, entity, rows, deduplicated=True)
