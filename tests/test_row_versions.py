@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import dlt
+import pyarrow as pa
 
 from clockodo_source import clockodo_source
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
@@ -72,6 +73,17 @@ def test_every_table_carries_dlts_columns(make_pipeline: Callable[[], dlt.Pipeli
         load(full=True)
         assert_dlt_columns(pipeline)
         assert dict(query(pipeline, "SELECT id, _dlt_id FROM {ds}.entries")) == ids
+
+
+def test_entries_iterated_outside_a_pipeline_carry_row_ids(api: FakeClockodoServer,
+                                                           company: FakeCompany) -> None:
+    """Without a load there is no load id; the entries still come, each with its version."""
+    source = clockodo_source(api_user=API_USER, api_key=API_KEY, base_url=api.url,
+                             start_date=first_entry_day(company).isoformat())
+    table = pa.concat_tables(source.with_resources("entries"))
+    assert table["_dlt_load_id"].null_count == table.num_rows
+    assert table["_dlt_id"].null_count == 0
+    assert len(set(table["_dlt_id"].to_pylist())) == table.num_rows == len(company.all_entries())
 
 
 def summary(stdout: str) -> dict[str, dict[str, str]]:

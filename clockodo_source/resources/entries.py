@@ -15,6 +15,7 @@ import dlt
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 from dlt.extract.resource import DltResource
 
 from clockodo_source.client import Page, PageDecoder
@@ -225,7 +226,15 @@ class EntryScan:
         self.ctx.scan.record(state)
 
 
-def with_dlt_columns(table: pa.Table, load_id: str) -> pa.Table:
+def current_load_id() -> str | None:
+    """The id of the load being extracted; None when the source is iterated outside one."""
+    try:
+        return str(dlt.current.load_package_state()["load_id"])
+    except CurrentLoadPackageStateNotAvailable:
+        return None
+
+
+def with_dlt_columns(table: pa.Table, load_id: str | None) -> pa.Table:
     """`table` with the columns dlt gives rows yielded as dicts but not arrow tables: the load
     that wrote a row, and a row id naming the entry's version (its id and change time, as
     `EntryScan.changed` compares them), unique per row like dlt's own; both made by Arrow's
@@ -235,7 +244,8 @@ def with_dlt_columns(table: pa.Table, load_id: str) -> pa.Table:
         table["id"].cast(pa.string()), moment.cast(pa.int64()).cast(pa.string()), ".",
         null_handling="replace",  # a tombstone has no change time
     )
-    return (table.append_column(LOAD_ID_COLUMN, pa.repeat(load_id, table.num_rows))
+    loads = pa.repeat(pa.scalar(load_id, pa.string()), table.num_rows)
+    return (table.append_column(LOAD_ID_COLUMN, loads)
             .append_column(ROW_ID_COLUMN, version))
 
 
@@ -245,7 +255,7 @@ def entries(ctx: Context, entity: Entity) -> DltResource:
 
     def rows() -> Iterator[pa.Table]:
         keep_values_exact(dlt.current.resource(), dlt.current.pipeline())
-        load_id = dlt.current.load_package_state()["load_id"]
+        load_id = current_load_id()
         with scan.stored.connected():
             for table in scan():
                 yield with_dlt_columns(table, load_id)
