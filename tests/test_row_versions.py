@@ -77,7 +77,8 @@ def test_every_table_carries_dlts_columns(make_pipeline: Callable[[], dlt.Pipeli
 
 def test_entries_iterated_outside_a_pipeline_carry_row_ids(api: FakeClockodoServer,
                                                            company: FakeCompany) -> None:
-    """Without a load there is no load id; the entries still come, each with its version."""
+    """Without a load there is no load id; the entries still come, each with its row id."""
+    dlt.current.pipeline().deactivate()  # an earlier test's pipeline would lend its state
     source = clockodo_source(api_user=API_USER, api_key=API_KEY, base_url=api.url,
                              start_date=first_entry_day(company).isoformat())
     table = pa.concat_tables(source.with_resources("entries"))
