@@ -31,6 +31,11 @@ DEFAULT_FUTURE_DAYS = 366
 WORK_TIMES_START = date(2023, 8, 21)
 #: The column that marks a row as deleted (dlt's hard_delete hint).
 DELETED_COLUMN = "_deleted"
+#: dlt's row id. The source sets it to a digest of the row's version, so a stored row whose id
+#: equals that of the row read again is unchanged (the run summary's "updated" counts the others).
+ROW_ID_COLUMN = "_dlt_id"
+#: dlt's column naming the load that wrote a row (dbt's incremental models select on it)
+LOAD_ID_COLUMN = "_dlt_load_id"
 EXTERNAL_APPLICATION_MAX = 50
 
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+#: a row's primary key values
+Key = tuple[Any, ...]
 
 
 @dataclass
@@ -38,18 +43,22 @@ class RequestStats:
 
 @dataclass
 class TableChanges:
-    """Rows a run wrote for keys new to the destination, rewrote for stored keys, and removed."""
+    """Rows a run wrote for keys new to the destination, wrote with a content other than the
+    stored one, and removed. A row rewritten unchanged (a reconcile rewrites its whole range)
+    is none of these."""
 
     added: int = 0
     updated: int = 0
     removed: int = 0
 
-    def count(self, written: list[tuple[object, ...]], stored: set[tuple[object, ...]],
-              removed: int = 0) -> None:
-        updated = sum(1 for key in written if key in stored)
-        self.updated += updated
-        self.added += len(written) - updated
-        self.removed += removed
+    def count(self, written: Iterable[tuple[Key, str]], stored: Mapping[Key, str | None]
+              ) -> None:
+        """Count rows written as (key, version) against the stored version of each key."""
+        for key, version in written:
+            if key not in stored:
+                self.added += 1
+            elif stored[key] != version:
+                self.updated += 1
 
 
 @dataclass

@@ -20,6 +20,9 @@ from dlt.common.destination.exceptions import DestinationUndefinedEntity, SqlCli
 from dlt.destinations.sql_client import SqlClientBase
 from dlt.pipeline.exceptions import PipelineConfigMissing
 
+from clockodo_source.settings import ROW_ID_COLUMN
+from clockodo_source.stats import Key
+
 Rows = list[tuple[Any, ...]]
 
 
@@ -156,3 +159,7 @@ class StoredRows:
         if found is None:
             return []
         return list(zip(*(column.to_pylist() for column in found.columns), strict=True))
+
+    def versions(self, lower: Any = None, upper: Any = None) -> dict[Key, str | None]:
+        """Per stored key of the range, its row id: the version it was written as."""
+        return {row[:-1]: row[-1] for row in self.select(lower, upper, extra=(ROW_ID_COLUMN,))}

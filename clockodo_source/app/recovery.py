@@ -50,13 +50,14 @@ from dlt.common.storages import (
 from dlt.common.storages.load_package import LoadJobInfo
 from dlt.destinations.sql_client import SqlClientBase, WithSqlClient
 
+from clockodo_source.settings import ROW_ID_COLUMN
+
 logger = logging.getLogger("clockodo_source")
 #: job file formats that insert rows (a `sql` job is a merge in one transaction: a replay of a
 #: committed one deletes and inserts the same rows again)
 COPY_FORMATS = ("parquet", "csv", "jsonl", "insert_values")
 #: keys per DELETE statement
 DELETE_CHUNK = 5_000
-ROW_ID = "_dlt_id"
 
 
 @dataclass
@@ -185,7 +186,7 @@ def _job_keys(job: LoadJobInfo, primary_key: Sequence[str]
             quoted = path.replace("'", "''")
             source = f"{reader[file_format]}('{quoted}')"
         columns = [row[0] for row in db.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-        keys = [ROW_ID] if ROW_ID in columns else list(primary_key)
+        keys = [ROW_ID_COLUMN] if ROW_ID_COLUMN in columns else list(primary_key)
         if not keys:
             raise RuntimeError(f"cannot tell the rows of load job {path} apart: no key")
         selected = ", ".join(f'"{key}"' for key in keys)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -25,14 +25,13 @@ from clockodo_source.options import Options
 from clockodo_source.resources.early import EarlyReads
 from clockodo_source.rows import Row, convert_top_row, tombstones
 from clockodo_source.scan import ScanOptions
-from clockodo_source.settings import ENTITIES, Entity
+from clockodo_source.settings import ENTITIES, ROW_ID_COLUMN, Entity
 from clockodo_source.state import SourceState
-from clockodo_source.stats import SourceStats
+from clockodo_source.stats import Key, SourceStats
 
 logger = logging.getLogger("clockodo_source")
 T = TypeVar("T")
 R = TypeVar("R")
-Key = tuple[Any, ...]
 
 
 def prefetch(fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[tuple[T, R]]:
@@ -98,6 +97,13 @@ def key_of(entity: Entity, row: Row) -> Key:
 def digest(content: object) -> str:
     """A short hash of JSON-able content: kept in dlt state, per table, year and day."""
     return hashlib.blake2b(orjson.dumps(content), digest_size=16).hexdigest()
+
+
+def stamp_version(row: Row) -> str:
+    """Set a typed row's version as dlt's row id: a digest of its content, the same for an
+    unchanged row whenever it is read again."""
+    version = row[ROW_ID_COLUMN] = digest(row)
+    return version
 
 
 def derived_from(entity: Entity) -> list[str]:
@@ -181,19 +187,19 @@ def within(column: str, lower: Any, upper: Any) -> Callable[[Row], bool]:
 class RowFilter:
     """Decides per row whether it must be written (see `work_times.DayDigests`)."""
 
-    def changed(self, key: Key, row: Row) -> bool:
+    def changed(self, key: Key, version: str) -> bool:
         return True
 
     def forget(self, keys: Iterable[Key]) -> None:
         """Removed rows: a row that comes back must be written again."""
 
 
-def reconciled(ctx: Context, entity: Entity, stored: set[Key], pages: Iterable[list[Row]],
-               keep: Callable[[Row], bool], written: RowFilter | None = None
-               ) -> Iterator[list[Row]]:
-    """Typed rows of `pages` that belong to the scanned range (each key once) and, given
-    `written`, changed since last written; then tombstones for stored keys of that range the
-    API no longer returned."""
+def reconciled(ctx: Context, entity: Entity, stored: Mapping[Key, str | None],
+               pages: Iterable[list[Row]], keep: Callable[[Row], bool],
+               written: RowFilter | None = None) -> Iterator[list[Row]]:
+    """Typed rows of `pages`, each with its version, that belong to the scanned range (each
+    key once) and, given `written`, changed since last written; then tombstones for keys
+    stored for that range (`stored`: key -> stored version) the API no longer returned."""
     changes = ctx.stats.table(entity.name)
     written = written or RowFilter()
     seen: set[Key] = set()
@@ -203,11 +209,12 @@ def reconciled(ctx: Context, entity: Entity, stored: set[Key], pages: Iterable[l
             key = key_of(entity, row)
             if keep(row) and key not in seen:
                 seen.add(key)
-                if written.changed(key, row):
-                    kept.append(row)
-        changes.count([key_of(entity, row) for row in kept], stored)
-        yield kept
-    gone = sorted(stored - seen)
+                version = stamp_version(row)
+                if written.changed(key, version):
+                    kept.append((key, version, row))
+        changes.count(((key, version) for key, version, _ in kept), stored)
+        yield [row for _, _, row in kept]
+    gone = sorted(set(stored) - seen)
     changes.removed += len(gone)
     written.forget(gone)
     yield tombstones(gone, entity.primary_key)

@@ -15,6 +15,7 @@ from clockodo_source.resources.common import (
     loaded_tables,
     make_resource,
     skip,
+    stamp_version,
     typed,
 )
 from clockodo_source.rows import Row
@@ -37,15 +38,15 @@ def full_list(ctx: Context, entity: Entity) -> DltResource:
             skip(entity)
             return
         with stored.connected():
-            before = set(stored.select())
+            before = stored.versions()
         returned: set[Key] = set()
         for page in listed:
             typed_rows = typed(entity, page)
-            keys = [key_of(entity, row) for row in typed_rows]
-            ctx.stats.table(entity.name).count(keys, before)
-            returned.update(keys)
+            versions = [(key_of(entity, row), stamp_version(row)) for row in typed_rows]
+            ctx.stats.table(entity.name).count(versions, before)
+            returned.update(key for key, _ in versions)
             yield typed_rows
-        ctx.stats.table(entity.name).removed += len(before - returned)
+        ctx.stats.table(entity.name).removed += len(before.keys() - returned)
         if not ctx.scan.stateless:
             digests.update(dict.fromkeys(tables, answer))
 

@@ -12,7 +12,6 @@ from clockodo_source.resources.common import (
     Context,
     Key,
     RowFilter,
-    digest,
     make_resource,
     prefetch,
     reconciled,
@@ -43,17 +42,17 @@ class DayDigests(RowFilter):
         self._horizon = scan.horizon()
         self._days = state.day_digests
 
-    def changed(self, key: Key, row: Row) -> bool:
-        """Whether `row` differs from its last written version; remembers it as written."""
+    def changed(self, key: Key, version: str) -> bool:
+        """Whether the row's `version` differs from its last written one; remembers it as
+        written."""
         day: date = key[self._day_at]
         if day < self._horizon:
             return True
         name = "/".join(map(str, key))
-        answer = digest(row)
         digests = self._days.setdefault(day.isoformat(), {})
-        if digests.get(name) == answer and not self._full:
+        if digests.get(name) == version and not self._full:
             return False
-        digests[name] = answer
+        digests[name] = version
         return True
 
     def forget(self, keys: Iterable[Key]) -> None:
@@ -93,7 +92,7 @@ def per_user_windows(ctx: Context, entity: Entity) -> DltResource:
         state = ResourceState(dlt.current.resource_state())
         since, until = ctx.scan.work_time_range(state)
         with stored.connected():
-            before = set(stored.select(since, until))
+            before = stored.versions(since, until)
         # a short look-back reads every user at once
         days = min(max((until - since).days, 1), 366)
         ahead = min(ctx.concurrency, USER_YEARS_AHEAD * 366 // days)

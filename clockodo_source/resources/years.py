@@ -46,7 +46,7 @@ def yearly(ctx: Context, entity: Entity) -> DltResource:
                 continue
             lower, upper = bounds(year)
             with stored.connected():
-                before = set(stored.select(lower, upper))
+                before = stored.versions(lower, upper)
             yield from reconciled(ctx, entity, before, [page], within(column, lower, upper))
             if not ctx.scan.stateless:
                 digests[key] = answer
