@@ -78,7 +78,8 @@ def column_types(columns: str) -> dict[str, str]:
 
 #: dlt's own columns of a table, described like the declared ones
 DLT_COLUMNS = {
-    "_dlt_id": "dlt's unique id of the row (child tables join on it)",
+    "_dlt_id": "unique id of the row's version (entries: the entry's id; other tables: a digest "
+    "of the row's content; child rows: dlt's own); child tables join on it",
     "_dlt_load_id": "dlt's id of the load that wrote the row (see _dlt_loads)",
 }
 _DELETED = "true marks a row deleted in Clockodo, which dlt removes on merge (so always null)"
@@ -191,14 +192,8 @@ class Entity:
         """Fields holding dates, at any depth of a row."""
         return _leaves([self.column_types], "date") | self.nested_dates
 
-    @property
-    def _dlt_columns(self) -> dict[str, str]:
-        """dlt's columns of the table: none in entries, whose rows come as arrow tables (to
-        which dlt adds no columns)."""
-        return {} if self.partition is Partition.ENTRY_WINDOWS else DLT_COLUMNS
-
     def column_hints(self) -> TTableSchemaColumns:
-        hints = _column_hints(self.columns, self._dlt_columns)
+        hints = _column_hints(self.columns, DLT_COLUMNS)
         for key in self.primary_key:
             hints.setdefault(key, {"name": key})
             hints[key]["nullable"] = False
