@@ -28,6 +28,13 @@ def configure_source(monkeypatch: pytest.MonkeyPatch, server: FakeClockodoServer
     monkeypatch.setenv("SOURCES__CLOCKODO__RETRY_AFTER_FLOOR_SECONDS", "0.01")
 
 
+def fake_api_env(url: str, **settings: str) -> dict[str, str]:
+    """The environment of a CLI process pointed at the fake API at `url` with the test's
+    credentials, plus `settings` (more environment variables)."""
+    return {"SOURCES__CLOCKODO__API_USER": API_USER, "SOURCES__CLOCKODO__API_KEY": API_KEY,
+            "SOURCES__CLOCKODO__BASE_URL": url, **settings}
+
+
 POSTGRES_DSN = "postgresql://root@127.0.0.1:5432/test"
 DESTINATIONS = ("duckdb", "postgres")
 

@@ -17,13 +17,11 @@ from clockodo_source.app.process import OUTPUT_CLOSED_EXIT
 from clockodo_source.fake.company import FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
 from tests.expected import first_entry_day
-from tests.helpers import API_KEY, API_USER, POSTGRES_DSN
+from tests.helpers import POSTGRES_DSN, fake_api_env
 from tests.test_cli import cli
 
 #: the Clockodo settings are all there (the fake is never asked: each failure comes first)
-CLOCKODO = {"SOURCES__CLOCKODO__API_USER": API_USER, "SOURCES__CLOCKODO__API_KEY": API_KEY,
-            "SOURCES__CLOCKODO__BASE_URL": "http://127.0.0.1:9/api",
-            "SOURCES__CLOCKODO__MAX_ATTEMPTS": "1"}
+CLOCKODO = fake_api_env("http://127.0.0.1:9/api", SOURCES__CLOCKODO__MAX_ATTEMPTS="1")
 #: the CLI in a process that cannot import psycopg2, as if the postgres extra were missing
 WITHOUT_PSYCOPG2 = """
 import sys
@@ -132,10 +130,9 @@ def test_closed_output_pipe_ends_the_command_quietly(
         api: FakeClockodoServer, company: FakeCompany, tmp_path: Path, unbuffered: str) -> None:
     """`report utilization --format json | head -1`: the report is larger than a pipe holds,
     so the CLI writes on after `head` has gone; buffered and unbuffered (PYTHONUNBUFFERED)."""
-    env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false",
-           "SOURCES__CLOCKODO__API_USER": API_USER, "SOURCES__CLOCKODO__API_KEY": API_KEY,
-           "SOURCES__CLOCKODO__BASE_URL": api.url,
-           "SOURCES__CLOCKODO__START_DATE": first_entry_day(company).isoformat()}
+    env = {**os.environ, **fake_api_env(
+        api.url, RUNTIME__DLTHUB_TELEMETRY="false",
+        SOURCES__CLOCKODO__START_DATE=first_entry_day(company).isoformat())}
     assert cli("run", cwd=tmp_path, env=env).returncode == 0
     env["PYTHONUNBUFFERED"] = unbuffered
     report = subprocess.Popen(

@@ -33,7 +33,7 @@ from clockodo_source.fake.limits import Faults
 from clockodo_source.fake.server import FakeClockodoServer
 from tests.exact import assert_exact
 from tests.expected import first_entry_day
-from tests.helpers import API_KEY, API_USER
+from tests.helpers import API_KEY, API_USER, fake_api_env
 
 PIPELINE = "clockodo_pipeline"
 #: the CLI, sending itself SIGINT just before dlt's SQL client runs a statement with this text
@@ -66,10 +66,9 @@ def server() -> Iterator[FakeClockodoServer]:
 
 
 def _env(server: FakeClockodoServer, root: Path) -> dict[str, str]:
-    return {**os.environ, "DLT_DATA_DIR": str(root / "dlt"), "RUNTIME__DLTHUB_TELEMETRY": "false",
-            "SOURCES__CLOCKODO__API_USER": API_USER, "SOURCES__CLOCKODO__API_KEY": API_KEY,
-            "SOURCES__CLOCKODO__BASE_URL": server.url,
-            "SOURCES__CLOCKODO__START_DATE": first_entry_day(server.company).isoformat()}
+    return {**os.environ, **fake_api_env(
+        server.url, DLT_DATA_DIR=str(root / "dlt"), RUNTIME__DLTHUB_TELEMETRY="false",
+        SOURCES__CLOCKODO__START_DATE=first_entry_day(server.company).isoformat())}
 
 
 def _importing_dlt(pid: int) -> bool:

@@ -20,7 +20,7 @@ from clockodo_source.fake.company import FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
 from tests import analytics_expected as expected
 from tests.expected import first_entry_day
-from tests.helpers import API_KEY, API_USER
+from tests.helpers import fake_api_env
 from tests.test_cli import cli
 
 
@@ -29,8 +29,7 @@ def loaded_dir(api: FakeClockodoServer, company: FakeCompany,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """A working directory holding `run`'s DuckDB file, and the environment that loaded it."""
     base = tmp_path_factory.mktemp("report_years")
-    env = {"SOURCES__CLOCKODO__API_USER": API_USER, "SOURCES__CLOCKODO__API_KEY": API_KEY,
-           "SOURCES__CLOCKODO__BASE_URL": api.url, "DLT_DATA_DIR": str(base / "dlt")}
+    env = fake_api_env(api.url, DLT_DATA_DIR=str(base / "dlt"))
     result = cli("run", "--start-date", first_entry_day(company).isoformat(), cwd=base, env=env)
     assert result.returncode == 0, result.stderr
     yield base, env

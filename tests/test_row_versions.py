@@ -23,7 +23,15 @@ from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
 from clockodo_source.settings import ENTITIES
 from tests.expected import first_entry_day
-from tests.helpers import API_KEY, API_USER, POSTGRES_DSN, drop_dataset, pipeline_for, query
+from tests.helpers import (
+    API_KEY,
+    API_USER,
+    POSTGRES_DSN,
+    drop_dataset,
+    fake_api_env,
+    pipeline_for,
+    query,
+)
 
 
 def small_company() -> FakeCompany:
@@ -106,15 +114,9 @@ def test_reconcile_counts_changed_rows_as_updated(destination: str, tmp_path: Pa
     company = small_company()
     probe = pipeline_for(destination, tmp_path)
     with FakeClockodoServer(company, api_user=API_USER, api_key=API_KEY) as server:
-        env = {
-            **os.environ,
-            "SOURCES__CLOCKODO__API_USER": API_USER,
-            "SOURCES__CLOCKODO__API_KEY": API_KEY,
-            "SOURCES__CLOCKODO__BASE_URL": server.url,
-            "SOURCES__CLOCKODO__START_DATE": first_entry_day(company).isoformat(),
-            "DESTINATION__POSTGRES__CREDENTIALS": POSTGRES_DSN,
-            "RUNTIME__DLTHUB_TELEMETRY": "false",
-        }
+        env = {**os.environ, **fake_api_env(
+            server.url, SOURCES__CLOCKODO__START_DATE=first_entry_day(company).isoformat(),
+            DESTINATION__POSTGRES__CREDENTIALS=POSTGRES_DSN, RUNTIME__DLTHUB_TELEMETRY="false")}
 
         def cli(*args: str) -> dict[str, dict[str, str]]:
             result = subprocess.run(

@@ -17,15 +17,15 @@ from clockodo_source.fake.company import FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
 from clockodo_source.settings import ENTITIES
 from tests.expected import first_entry_day
-from tests.helpers import API_KEY, API_USER
+from tests.helpers import fake_api_env
 from tests.test_cli import cli
 
 
 def _env(server: FakeClockodoServer, tmp_path: Path, start: str, **extra: str) -> dict[str, str]:
-    return {"SOURCES__CLOCKODO__API_USER": API_USER, "SOURCES__CLOCKODO__API_KEY": API_KEY,
-            "SOURCES__CLOCKODO__BASE_URL": server.url, "SOURCES__CLOCKODO__START_DATE": start,
-            "SOURCES__CLOCKODO__BACKOFF_SECONDS": "0.01", "SOURCES__CLOCKODO__MAX_ATTEMPTS": "2",
-            "DLT_DATA_DIR": str(tmp_path / "dlt"), **extra}
+    return fake_api_env(server.url, SOURCES__CLOCKODO__START_DATE=start,
+                        SOURCES__CLOCKODO__BACKOFF_SECONDS="0.01",
+                        SOURCES__CLOCKODO__MAX_ATTEMPTS="2", DLT_DATA_DIR=str(tmp_path / "dlt"),
+                        **extra)
 
 
 def _files(*roots: Path) -> set[Path]:
