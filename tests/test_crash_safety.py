@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -59,23 +60,26 @@ TIMED = int(os.environ.get("CLOCKODO_CRASH_INSTANTS", "3"))
 #: seconds between two looks at the working folder
 POLL = 0.002
 RECOVERED = "recovered from an interrupted run"
+#: the name of a file dlt writes before renaming it over the one it replaces
+TEMPORARY = re.compile(r"[0-9a-f]{16}")
 #: one clock for every company of this process, so that companies of one config are equal
 NOW = datetime.now(UTC).replace(microsecond=0)
 #: run in the CLI's process: kills its process group at one call of a dlt method, then runs the
-#: CLI; CLOCKODO_CRASH_AT is [the classes ("module.Class") whose method to watch, the method,
-#: "before" or "after" the call, text the call's arguments contain, which such call]
+#: CLI; CLOCKODO_CRASH_AT is [the classes ("module.Class") whose method to watch, or a module
+#: ("module.os") whose function, the method or function, "before" or "after" the call, text the
+#: call's arguments after the first (`self`) contain, which such call]
 CHILD = """
 import importlib, json, os, signal
 owners, method, when, match, nth = json.loads(os.environ["CLOCKODO_CRASH_AT"])
 calls = []
 
 def crashing(original):
-    def call(self, *args, **kwargs):
+    def call(first, *args, **kwargs):
         hit = match in repr(args)
         calls.extend([args] if hit else [])
         if hit and len(calls) == nth and when == "before":
             os.killpg(os.getpgrp(), signal.SIGKILL)
-        result = original(self, *args, **kwargs)
+        result = original(first, *args, **kwargs)
         if hit and len(calls) == nth:
             os.killpg(os.getpgrp(), signal.SIGKILL)
         return result
@@ -91,6 +95,8 @@ run()
 EXTRACT = ["dlt.extract.extract.Extract"]
 LOAD_STORAGE = ["dlt.common.storages.load_storage.LoadStorage"]
 PACKAGE = ["dlt.common.storages.load_package.PackageStorage"]
+#: dlt's file writes: a temporary file renamed (`os.replace`) over the file it replaces
+FILE_STORAGE_OS = ["dlt.common.storages.file_storage.os"]
 SQL_CLIENTS = ["dlt.destinations.impl.duckdb.sql_client.DuckDbSqlClient",
                "dlt.destinations.impl.postgres.sql_client.Psycopg2SqlClient"]
 
@@ -130,6 +136,8 @@ def at(name: str, owners: list[str], method: str, when: str, match: str = "", nt
 STAGES = [
     # the package committed, the local state not yet saved
     at("extracted", EXTRACT, "commit_packages", "after"),
+    # the pipeline's schema written to a temporary file, not yet renamed over the schema
+    at("schema-written", FILE_STORAGE_OS, "replace", "before", f"{PIPELINE}/schemas/"),
     at("normalizing", LOAD_STORAGE, "import_extracted_package", "after"),
     # normalized, its extracted copy not yet deleted
     at("normalized", LOAD_STORAGE, "commit_new_load_package", "after"),
@@ -195,6 +203,8 @@ def phase_count(work: Path, phase: str, loaded_before: set[str]) -> int:
 def leftovers(work: Path) -> list[str]:
     """What a run left in the working folder that the next run has to complete or discard."""
     return [
+        *(f"partly written {path}" for pattern in ("*", "*/*", "*/*/*")
+          for path in work.glob(pattern) if TEMPORARY.fullmatch(path.name) and path.is_file()),
         *(f"temporary {path.name}" for path in _dirs(work / "normalize")
           if path.name != "extracted"),
         *(f"{stage} {path.name}" for stage, folder in (

@@ -4,6 +4,7 @@ report, and the rebuild of the models after it."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import dlt
 from clockodo_source import clockodo_source
 from clockodo_source.analytics import build_models
 from clockodo_source.app import destinations, workspace
-from clockodo_source.app.recovery import recover
+from clockodo_source.app.recovery import discard_partial_files, recover
 from clockodo_source.app.summary import Output, RunSummary
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.settings import ENTITIES
@@ -41,17 +42,21 @@ PROGRESS = logging.getLogger("clockodo_source.progress")
 
 
 def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pipeline:
+    """The dlt pipeline of a command, in its own folder of dlt's data directory, with what a
+    killed process left half-written there deleted first."""
     if destination == "duckdb" and Path(workspace.location(destination, pipeline_name)).stem \
             == dataset:
         raise ConfigurationError(
             f"the DuckDB file and --dataset are both named {dataset!r}: DuckDB rejects a file "
             "and a schema of the same name; choose another, e.g. --dataset clockodo"
         )
+    pipelines_dir = workspace.pipelines_dir(destination, pipeline_name, dataset)
+    discard_partial_files(os.path.join(pipelines_dir, pipeline_name))
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=destinations.resolve(destination, pipeline_name),
         dataset_name=dataset,
-        pipelines_dir=workspace.pipelines_dir(destination, pipeline_name, dataset),
+        pipelines_dir=pipelines_dir,
         progress=dlt.progress.log(log_period=10.0, logger=PROGRESS, dump_system_stats=False),
     )
 

@@ -5,9 +5,13 @@ load package into a temporary folder under `normalize/`, then moves it to `norma
 normalizing writes `load/new/<id>`, renames it to `load/normalized/<id>`, then deletes the
 extracted copy; loading moves each job file from `new_jobs` to `started_jobs` to
 `completed_jobs` (with a marker for a job the destination committed before the move), records
-the load in the destination, then moves the package to `load/loaded`. A process killed (OOM, a
+the load in the destination, then moves the package to `load/loaded`. Every file dlt saves (a
+schema, the state, a package's manifest) is first written under a temporary name, 16 hex
+digits, in its storage's folder and then renamed over the file it replaces. A process killed (OOM, a
 lost spot instance, a deploy) between two steps leaves:
 
+- a temporary file not yet renamed: deleted when the pipeline is opened (`discard_partial_files`);
+  in `schemas/` dlt would take it for a schema and fail every later command;
 - a temporary extract folder or a partly normalized package: discarded (the run reads it
   again; dlt normalizes the extracted copy again);
 - an extracted package that is also normalized: dlt would normalize it again and fail on every
@@ -33,6 +37,7 @@ import re
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -56,6 +61,8 @@ logger = logging.getLogger("clockodo_source")
 #: job file formats that insert rows (a `sql` job is a merge in one transaction: a replay of a
 #: committed one deletes and inserts the same rows again)
 COPY_FORMATS = ("parquet", "csv", "jsonl", "insert_values")
+#: the name of a file dlt is writing before it renames it (`FileStorage.save_atomic`)
+TEMPORARY_FILE = re.compile(r"[0-9a-f]{16}")
 #: keys per DELETE statement
 DELETE_CHUNK = 5_000
 
@@ -64,6 +71,7 @@ DELETE_CHUNK = 5_000
 class Recovery:
     """What a recovery found and did, counted."""
 
+    partial_files: int = 0
     partial_extracts: int = 0
     normalized_copies: int = 0
     partial_normalized: int = 0
@@ -74,6 +82,7 @@ class Recovery:
     def describe(self) -> str | None:
         """One line for the user, or None when the pipeline was consistent."""
         steps = (
+            (self.partial_files, "deleted {}", "partly written file"),
             (self.partial_extracts, "discarded {} (read again now)", "partly extracted package"),
             (self.normalized_copies, "removed the extracted copy of {}", "normalized package"),
             (self.partial_normalized, "discarded {}", "partly normalized package"),
@@ -87,6 +96,36 @@ class Recovery:
 
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def discard_partial_files(working_dir: str) -> Recovery:
+    """Delete the temporary files of writes a killed process did not finish in a pipeline's
+    working folder, and say so in one line. It runs before `dlt.pipeline()` opens the folder:
+    that saves the state with the names of the files in `schemas/`. A write of a live process
+    on the same pipeline lasts milliseconds; one cut short here fails that command, and its
+    next run recovers."""
+    found = Recovery()
+    working = Path(working_dir)
+    if not working.is_dir():
+        return found
+    tops = _subfolders(working)
+    for folder in [working, *tops, *(sub for top in tops for sub in _subfolders(top))]:
+        for path in folder.iterdir():
+            if TEMPORARY_FILE.fullmatch(path.name) and path.is_file():
+                path.unlink()
+                found.partial_files += 1
+    _say(found)
+    return found
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return [path for path in folder.iterdir() if path.is_dir()]
+
+
+def _say(found: Recovery) -> None:
+    message = found.describe()
+    if message:
+        logger.info(message)
 
 
 def recover(pipeline: dlt.Pipeline) -> Recovery:
@@ -105,9 +144,7 @@ def recover(pipeline: dlt.Pipeline) -> Recovery:
         pipeline.load()
         found.loaded = len(pending) - len(pipeline.list_normalized_load_packages())
         pipeline.sync_destination()
-    message = found.describe()
-    if message:
-        logger.info(message)
+    _say(found)
     return found
 
 
