@@ -6,7 +6,8 @@ SIGKILLs that group at one instant, changes the fake company, runs the CLI again
 every table with the company's data. The instants:
 
 - dlt's stage moves: the CLI process kills its own group just before or after one of dlt's
-  storage steps (a package committed, normalized, a job's commit recorded, a package completed).
+  storage steps (a package committed, a schema file written but not yet renamed into place,
+  normalized, a job's commit recorded, a package completed).
   Some of these windows are microseconds wide (between a destination's commit and dlt's marker
   of it), so only a kill from inside the process lands on them every time. The model rebuild
   is cut the same way, at the statements of dlt's SQL client;
