@@ -49,6 +49,7 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from clockodo_source import clockodo_source
 from clockodo_source.app import workspace
+from clockodo_source.app.pipelines import make_pipeline
 from clockodo_source.app.destinations import held_open
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
@@ -461,6 +462,23 @@ def test_killed_run_is_completed_by_the_next(
     left = leftovers(case.work)
     change(case.company, "after")
     assert_complete(case, case.run(["run"]), left)
+
+
+def test_half_written_files_are_deleted_by_the_next_holder_of_the_run_lock() -> None:
+    """A temporary file of a killed write in `schemas/` is deleted by the next command to open
+    the pipeline while no run holds its lock, and left alone while one does: it may be a live
+    run's write, a few milliseconds from its rename."""
+    name, dataset = "clockodo_pipeline", "clockodo"
+    work = Path(make_pipeline(name, "duckdb", dataset).working_dir)
+    half_written = work / "schemas" / "1618296d7bfb822a"
+    half_written.parent.mkdir(parents=True, exist_ok=True)
+    with workspace.run_lock(workspace.pipelines_dir("duckdb", name, dataset), name):
+        half_written.write_text("{")  # a live run's write
+        make_pipeline(name, "duckdb", dataset)
+        assert half_written.exists()
+    make_pipeline(name, "duckdb", dataset)
+    assert not half_written.exists()
+    assert leftovers(work) == []
 
 
 @pytest.mark.parametrize("destination", DESTINATIONS)

@@ -4,9 +4,9 @@ report, and the rebuild of the models after it."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import dlt
 from clockodo_source import clockodo_source
 from clockodo_source.analytics import build_models
 from clockodo_source.app import destinations, workspace
-from clockodo_source.app.recovery import discard_partial_files, recover
+from clockodo_source.app.recovery import recover
 from clockodo_source.app.summary import Output, RunSummary
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.settings import ENTITIES
@@ -43,7 +43,8 @@ PROGRESS = logging.getLogger("clockodo_source.progress")
 
 def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pipeline:
     """The dlt pipeline of a command, in its own folder of dlt's data directory, with what a
-    killed process left half-written there deleted first."""
+    killed process left half-written there deleted first (before `dlt.pipeline()` saves the
+    state with the names of the files in `schemas/`), unless a live run holds the folder."""
     if destination == "duckdb" and Path(workspace.location(destination, pipeline_name)).stem \
             == dataset:
         raise ConfigurationError(
@@ -51,7 +52,8 @@ def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pip
             "and a schema of the same name; choose another, e.g. --dataset clockodo"
         )
     pipelines_dir = workspace.pipelines_dir(destination, pipeline_name, dataset)
-    discard_partial_files(os.path.join(pipelines_dir, pipeline_name))
+    with suppress(workspace.RunInProgress), workspace.run_lock(pipelines_dir, pipeline_name):
+        pass  # a free lock, taken, clears what a killed run left half-written (`run_lock`)
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=destinations.resolve(destination, pipeline_name),

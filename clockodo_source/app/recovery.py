@@ -10,8 +10,9 @@ schema, the state, a package's manifest) is first written under a temporary name
 digits, in its storage's folder and then renamed over the file it replaces. A process killed (OOM, a
 lost spot instance, a deploy) between two steps leaves:
 
-- a temporary file not yet renamed: deleted when the pipeline is opened (`discard_partial_files`);
-  in `schemas/` dlt would take it for a schema and fail every later command;
+- a temporary file not yet renamed: deleted by the next process to take the pipeline's run lock
+  (`discard_partial_files`); in `schemas/` dlt would take it for a schema and fail every later
+  command;
 - a temporary extract folder or a partly normalized package: discarded (the run reads it
   again; dlt normalizes the extracted copy again);
 - an extracted package that is also normalized: dlt would normalize it again and fail on every
@@ -100,10 +101,8 @@ def _n(count: int, noun: str) -> str:
 
 def discard_partial_files(working_dir: str) -> Recovery:
     """Delete the temporary files of writes a killed process did not finish in a pipeline's
-    working folder, and say so in one line. It runs before `dlt.pipeline()` opens the folder:
-    that saves the state with the names of the files in `schemas/`. A write of a live process
-    on the same pipeline lasts milliseconds; one cut short here fails that command, and its
-    next run recovers."""
+    working folder, and say so in one line. Only for the holder of the pipeline's run lock
+    (`workspace.run_lock`): a live run's files are temporary for milliseconds too."""
     found = Recovery()
     working = Path(working_dir)
     if not working.is_dir():

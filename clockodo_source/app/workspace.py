@@ -25,6 +25,8 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.pipeline import get_dlt_pipelines_dir
 
+from clockodo_source.app.recovery import discard_partial_files
+
 #: exit status of a run that found another run of its pipeline in progress (EX_TEMPFAIL)
 BUSY_EXIT = 75
 #: configuration values that are secrets, left out of a destination's identity
@@ -83,7 +85,8 @@ def run_lock(directory: str, pipeline_name: str, wait: bool = False,
              on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the lock of `pipeline_name` for a run. Raises `RunInProgress` with the holder's pid
     and start time when another process holds it, unless `wait` (then `on_wait(holder)` is
-    called once and the run waits for it)."""
+    called once and the run waits for it). The holder alone writes the pipeline's working
+    folder, so taking the lock first deletes what a killed holder left half-written there."""
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, f"{pipeline_name}.lock"), "a+") as lock:
         try:
@@ -101,6 +104,7 @@ def run_lock(directory: str, pipeline_name: str, wait: bool = False,
         lock.truncate()
         lock.write(f"{os.getpid()} {datetime.now(UTC).isoformat(timespec='seconds')}\n")
         lock.flush()
+        discard_partial_files(os.path.join(directory, pipeline_name))
         try:
             yield
         finally:
