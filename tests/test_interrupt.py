@@ -3,10 +3,11 @@ run, exits 130 with the CLI's one line (no traceback, no dlt failure), and the n
 completes: every table exact against the fake API.
 
 The moments: while it imports dlt (its address space shows orjson, which dlt imports first,
-and the run has not announced anything), after dlt announced extract, normalize and load on
-stderr (the fake answers slowly then, so that extraction lasts), and in the model rebuild, where the
-process sends SIGINT to itself before the statement that builds one model (a moment too short
-to hit from outside; the crash-safety tests cut the same statement with SIGKILL).
+and the run has not announced anything); after dlt announced extract on stderr (the fake
+answers slowly then, so that extraction lasts); as dlt's normalize and load steps start and in
+the model rebuild, where the process sends SIGINT to itself (before the step, and before the
+statement that builds one model: moments too short to hit from outside on a busy machine; the
+crash-safety tests cut the same places with SIGKILL).
 """
 
 from __future__ import annotations
@@ -36,24 +37,34 @@ from tests.expected import first_entry_day
 from tests.helpers import API_KEY, API_USER, fake_api_env
 
 PIPELINE = "clockodo_pipeline"
-#: the CLI, sending itself SIGINT just before dlt's SQL client runs a statement with this text
+#: the CLI, sending itself SIGINT just before a call of a method whose arguments contain a text;
+#: CLOCKODO_INTERRUPT_AT is "module.Class method text"
 SELF_INTERRUPT = """
-import os, signal, sys
-from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
-original = DuckDbSqlClient.execute_sql
+import importlib, os, signal
+owner, method, text = os.environ["CLOCKODO_INTERRUPT_AT"].split(" ", 2)
+module, _, name = owner.rpartition(".")
+cls = getattr(importlib.import_module(module), name)
+original = getattr(cls, method)
 
-def execute_sql(self, sql, *args, **kwargs):
-    if os.environ["CLOCKODO_INTERRUPT_AT"] in str(sql):
+def interrupting(self, *args, **kwargs):
+    if text in str(args):
         os.kill(os.getpid(), signal.SIGINT)
-    return original(self, sql, *args, **kwargs)
+    return original(self, *args, **kwargs)
 
-DuckDbSqlClient.execute_sql = execute_sql
+setattr(cls, method, interrupting)
 from clockodo_source.app.cli import run
 run()
 """
 #: stderr text after which SIGINT is sent (None: while importing)
-ANNOUNCED = {"import": None, "extract": "Extract clockodo", "normalize": "Normalize clockodo",
-             "load": "Load clockodo"}
+ANNOUNCED = {"import": None, "extract": "Extract clockodo"}
+#: where the process interrupts itself: as dlt's normalize and load steps start (on a busy
+#: machine the test reads their announcement after the run has ended), and before the
+#: statement that builds one model
+SELF_INTERRUPTED = {
+    "normalize": "dlt.pipeline.pipeline.Pipeline normalize ",
+    "load": "dlt.pipeline.pipeline.Pipeline load ",
+    "models": 'dlt.destinations.impl.duckdb.sql_client.DuckDbSqlClient execute_sql "utilization"',
+}
 
 
 @pytest.fixture
@@ -81,8 +92,8 @@ def _interrupted_run(server: FakeClockodoServer, root: Path, moment: str
     """Start `run`, send SIGINT at `moment`; the exit status and all of stderr."""
     env = _env(server, root)
     code = ["-m", "clockodo_source.app.cli"]
-    if moment == "models":
-        env["CLOCKODO_INTERRUPT_AT"] = '"utilization"'
+    if moment in SELF_INTERRUPTED:
+        env["CLOCKODO_INTERRUPT_AT"] = SELF_INTERRUPTED[moment]
         code = ["-c", SELF_INTERRUPT]
     process = subprocess.Popen([sys.executable, *code, "run"], cwd=root, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -92,7 +103,7 @@ def _interrupted_run(server: FakeClockodoServer, root: Path, moment: str
         while not _importing_dlt(process.pid):
             time.sleep(0.005)
         process.send_signal(signal.SIGINT)
-    elif moment != "models":
+    elif moment in ANNOUNCED:
         for line in process.stderr:  # dlt's progress lines
             seen.append(line)
             if ANNOUNCED[moment] in line:
@@ -112,7 +123,7 @@ def _pipeline(server: FakeClockodoServer, root: Path) -> dlt.Pipeline:
                         pipelines_dir=pipelines_dir)
 
 
-@pytest.mark.parametrize("moment", [*ANNOUNCED, "models"])
+@pytest.mark.parametrize("moment", [*ANNOUNCED, *SELF_INTERRUPTED])
 def test_ctrl_c_exits_130_with_one_line_and_the_next_run_completes(
         server: FakeClockodoServer, tmp_path: Path, moment: str) -> None:
     if moment == "extract":  # answers slow enough for the extraction to last
