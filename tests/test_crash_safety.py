@@ -49,8 +49,8 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from clockodo_source import clockodo_source
 from clockodo_source.app import workspace
-from clockodo_source.app.pipelines import make_pipeline
 from clockodo_source.app.destinations import held_open
+from clockodo_source.app.pipelines import make_pipeline
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.server import FakeClockodoServer
 from tests.exact import assert_exact
