@@ -11,7 +11,9 @@ models are rebuilt in its dataset and the union views of `clockodo_all` over eve
 Job `clockodo_accounts` materializes them all, hourly by schedule (`CLOCKODO_SCHEDULE`, a cron
 expression); the destination is `CLOCKODO_DESTINATION` (default duckdb: one file,
 `clockodo.duckdb`, so the job runs its steps in one process, one account after the other;
-on PostgreSQL each account runs in a process of its own, in parallel).
+on PostgreSQL each account runs in a process of its own, in parallel). An account's step holds
+its pipeline's run lock, so it fails, naming the holder, while a `clockodo-pipeline` run of the same
+pipeline is in progress, and a run started meanwhile exits 75.
 """
 
 # no `from __future__ import annotations`: Dagster reads the context parameter's annotation
@@ -29,6 +31,7 @@ from clockodo_source.analytics import build_models
 from clockodo_source.app.accounts import Account, configured_accounts, refresh_union, share_duckdb
 from clockodo_source.app.destinations import run_options
 from clockodo_source.app.pipelines import make_pipeline
+from clockodo_source.app.workspace import run_lock
 
 JOB = "clockodo_accounts"
 DEFAULT_SCHEDULE = "0 * * * *"
@@ -55,11 +58,15 @@ def account_assets(account: Account, destination: str, datasets: dict[str, str]
     @dlt_assets(dlt_source=clockodo_source(**account.source_args()), dlt_pipeline=pipeline,
                 name=group, group_name=group, dagster_dlt_translator=AccountTranslator(group))
     def assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-        # a source of this run's own: its clock and counters start now
-        source = clockodo_source(**account.source_args())
-        yield from dlt.run(context=context, dlt_source=source, **run_options(pipeline, source))
-        build_models(pipeline)
-        context.log.info(refresh_union(pipeline, datasets))
+        # the pipeline's run lock, as the command line takes it: a CLI run or backfill of the
+        # same pipeline in progress fails this step with its holder instead of loading beside it
+        with run_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+            # a source of this run's own: its clock and counters start now
+            source = clockodo_source(**account.source_args())
+            yield from dlt.run(context=context, dlt_source=source,
+                               **run_options(pipeline, source))
+            build_models(pipeline)
+            context.log.info(refresh_union(pipeline, datasets))
 
     return assets
 

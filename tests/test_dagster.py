@@ -3,6 +3,7 @@ every configured account in-process, from two fake Clockodo APIs into one DuckDB
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import dlt
 import pytest
 
 from clockodo_source.app.accounts import configured_accounts
+from clockodo_source.app.pipelines import make_pipeline
+from clockodo_source.app.workspace import run_lock
 from clockodo_source.fake.server import FakeClockodoServer
 from clockodo_source.settings import ENTITIES
 from pipelines.dagster_assets import DEFAULT_SCHEDULE, JOB, clockodo_definitions
@@ -68,3 +71,32 @@ def test_job_materializes_every_table_of_every_account(
         == {name: len(server.company.all_entries()) for name, server in accounts.items()}
     assert dict(query(union, "SELECT _account, COUNT(*) FROM {ds}.unbilled_time "
                              "GROUP BY _account")).keys() == accounts.keys()
+
+
+def test_an_accounts_step_fails_naming_the_cli_run_that_holds_its_pipeline(
+        accounts: dict[str, FakeClockodoServer], tmp_path: Path) -> None:
+    """A `clockodo-pipeline run` of acme in progress (its run lock held): acme's step fails with
+    the holder and loads nothing beside it, globex loads; the next materialization loads acme."""
+    defs = clockodo_definitions(configured_accounts())
+    job = defs.resolve_job_def(JOB)
+    acme = next(account for account in configured_accounts() if account.name == "acme")
+    held = make_pipeline(acme.pipeline_name, "duckdb", acme.dataset)
+
+    with run_lock(held.pipelines_dir, held.pipeline_name):
+        result = job.execute_in_process(raise_on_error=False)
+
+    assert not result.success
+    failures = [event for event in result.all_events if event.is_step_failure]
+    assert [event.step_key for event in failures] == ["clockodo_acme"]
+    message = failures[0].step_failure_data.error.to_string()  # with its cause
+    assert f"another run of pipeline clockodo_acme is in progress (pid {os.getpid()}, since " \
+        in message
+    assert {event.asset_key.path[0] for event in result.get_asset_materialization_events()} \
+        == {"clockodo_globex"}
+    schemas = query(_reader(tmp_path, "clockodo_globex"),
+                    "SELECT schema_name FROM information_schema.schemata")
+    assert acme.dataset not in {name for name, in schemas}
+    assert_exact(_reader(tmp_path, "clockodo_globex"), accounts["globex"].company)
+
+    assert job.execute_in_process().success
+    assert_exact(_reader(tmp_path, "clockodo_acme"), accounts["acme"].company)
