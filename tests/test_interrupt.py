@@ -1,6 +1,7 @@
 """Ctrl-C: a real `python -m clockodo_source.app.cli run` gets SIGINT at one moment of its
 run, exits 130 with the CLI's one line (no traceback, no dlt failure), and the next run
-completes: every table exact against the fake API.
+completes: every table exact against the fake API, and `status` shows the interruption as the
+last failed run (before the later successful load).
 
 The moments: while it imports dlt (its address space shows orjson, which dlt imports first,
 and the run has not announced anything); after dlt announced extract on stderr (the fake
@@ -12,6 +13,7 @@ crash-safety tests cut the same places with SIGKILL).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import chdir
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import dlt
@@ -28,6 +31,7 @@ import pytest
 
 from clockodo_source.app import workspace
 from clockodo_source.app.destinations import held_open
+from clockodo_source.app.failures import INTERRUPTED as RECORDED
 from clockodo_source.app.process import INTERRUPTED, INTERRUPTED_EXIT
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.limits import Faults
@@ -136,13 +140,31 @@ def test_ctrl_c_exits_130_with_one_line_and_the_next_run_completes(
     assert "Traceback" not in stderr and "error" not in stderr, stderr
     if moment == "import":
         assert stderr.strip() == INTERRUPTED  # nothing announced yet: it was importing
+    else:  # `status` keeps the interruption as the pipeline's last failed run
+        assert _status(server, tmp_path)["last_failure"]["cause"] == RECORDED
 
     server.company.add_entry()
-    rerun = subprocess.run([sys.executable, "-m", "clockodo_source.app.cli", "run"],
-                           cwd=tmp_path, env=_env(server, tmp_path), capture_output=True,
-                           text=True, timeout=300, check=False)
+    rerun = _cli(server, tmp_path, "run")
     assert rerun.returncode == 0, rerun.stderr
     assert "models:" in rerun.stdout
     pipeline = _pipeline(server, tmp_path)
     with held_open(pipeline):
         assert_exact(pipeline, server.company)
+    if moment != "import":
+        status = _status(server, tmp_path)
+        assert status["last_failure"]["cause"] == RECORDED
+        assert datetime.fromisoformat(status["last_successful_load"]) \
+            > datetime.fromisoformat(status["last_failure"]["at"])
+
+
+def _cli(server: FakeClockodoServer, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "clockodo_source.app.cli", *args], cwd=root,
+                          env=_env(server, root), capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def _status(server: FakeClockodoServer, root: Path) -> dict[str, Any]:
+    status = _cli(server, root, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    document: dict[str, Any] = json.loads(status.stdout)
+    return document

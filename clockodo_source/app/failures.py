@@ -18,6 +18,7 @@ from typing import Any
 import dlt
 
 from clockodo_source.app.messages import describe_failure
+from clockodo_source.app.process import was_interrupted
 
 INTERRUPTED = "interrupted (Ctrl-C or SIGINT); the next run resumes"
 
@@ -66,6 +67,7 @@ def failures_recorded(pipeline: dlt.Pipeline) -> Iterator[None]:
     except KeyboardInterrupt:
         record_failure(pipeline.pipelines_dir, pipeline.pipeline_name, INTERRUPTED)
         raise
-    except Exception as exc:
-        record_failure(pipeline.pipelines_dir, pipeline.pipeline_name, describe_failure(exc))
+    except Exception as exc:  # what a Ctrl-C cut short may report instead (`on_interrupt`)
+        cause = INTERRUPTED if was_interrupted() else describe_failure(exc)
+        record_failure(pipeline.pipelines_dir, pipeline.pipeline_name, cause)
         raise
