@@ -3,7 +3,11 @@ every configured account in-process, from two fake Clockodo APIs into one DuckDB
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from tests.expected import first_entry_day
 from tests.helpers import query
 from tests.test_accounts import _company
 from tests.test_change_capture import assert_exact
+from tests.test_crash_safety import CHILD, PACKAGE, at
 
 
 @pytest.fixture
@@ -100,3 +105,25 @@ def test_an_accounts_step_fails_naming_the_cli_run_that_holds_its_pipeline(
 
     assert job.execute_in_process().success
     assert_exact(_reader(tmp_path, "clockodo_acme"), accounts["acme"].company)
+
+
+def test_a_materialization_completes_what_a_killed_cli_run_left(
+        accounts: dict[str, FakeClockodoServer], tmp_path: Path) -> None:
+    """`clockodo-pipeline run --account acme` killed (SIGKILL) after the destination committed
+    the replacement of customers and before dlt recorded it: the next materialization loads acme
+    exactly, newer rows included and no customer twice (dagster-dlt drops the pending package
+    and the local state, which dlt restores from the destination)."""
+    crash = at("customers-replaced", PACKAGE, "save_pending_transition", "before", "'customers.")
+    assert crash.dlt is not None
+    killed = subprocess.run(
+        [sys.executable, "-c", CHILD, "run", "--account", "acme"], cwd=tmp_path,
+        env={**os.environ, "CLOCKODO_CRASH_AT": json.dumps(crash.dlt)}, capture_output=True,
+        text=True, timeout=300, start_new_session=True, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    accounts["acme"].company.add_entry()
+
+    result = clockodo_definitions(configured_accounts()).resolve_job_def(JOB).execute_in_process()
+
+    assert result.success
+    for name, server in accounts.items():
+        assert_exact(_reader(tmp_path, f"clockodo_{name}"), server.company)

@@ -4,9 +4,9 @@ report, and the rebuild of the models after it."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import dlt
 from clockodo_source import clockodo_source
 from clockodo_source.analytics import build_models
 from clockodo_source.app import destinations, workspace
-from clockodo_source.app.recovery import recover
+from clockodo_source.app.recovery import recover, say_discarded
 from clockodo_source.app.summary import Output, RunSummary
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.settings import ENTITIES
@@ -52,8 +52,13 @@ def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pip
             "and a schema of the same name; choose another, e.g. --dataset clockodo"
         )
     pipelines_dir = workspace.pipelines_dir(destination, pipeline_name, dataset)
-    with suppress(workspace.RunInProgress), workspace.run_lock(pipelines_dir, pipeline_name):
-        pass  # a free lock, taken, clears what a killed run left half-written (`run_lock`)
+    try:
+        with workspace.run_lock(pipelines_dir, pipeline_name):
+            pass  # a free lock, taken, clears what a killed run left half-written (`run_lock`)
+    except workspace.RunInProgress:
+        pass  # a run holds it: this process's own, which recovers, or another's live one
+    else:
+        say_discarded(os.path.join(pipelines_dir, pipeline_name))
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=destinations.resolve(destination, pipeline_name),

@@ -66,6 +66,9 @@ COPY_FORMATS = ("parquet", "csv", "jsonl", "insert_values")
 TEMPORARY_FILE = re.compile(r"[0-9a-f]{16}")
 #: keys per DELETE statement
 DELETE_CHUNK = 5_000
+#: partly written files deleted per working folder and not yet said: the run's one recovery
+#: line says them with the rest
+_unsaid: dict[str, int] = {}
 
 
 @dataclass
@@ -99,22 +102,30 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def discard_partial_files(working_dir: str) -> Recovery:
+def discard_partial_files(working_dir: str) -> int:
     """Delete the temporary files of writes a killed process did not finish in a pipeline's
-    working folder, and say so in one line. Only for the holder of the pipeline's run lock
-    (`workspace.run_lock`): a live run's files are temporary for milliseconds too."""
-    found = Recovery()
+    working folder; returns how many. Only for the holder of the pipeline's run lock
+    (`workspace.run_lock`): a live run's files are temporary for milliseconds too. They are
+    said in the line of the run's recovery (`recover`), or by `say_discarded`."""
     working = Path(working_dir)
     if not working.is_dir():
-        return found
+        return 0
+    deleted = 0
     tops = _subfolders(working)
     for folder in [working, *tops, *(sub for top in tops for sub in _subfolders(top))]:
         for path in folder.iterdir():
             if TEMPORARY_FILE.fullmatch(path.name) and path.is_file():
                 path.unlink()
-                found.partial_files += 1
-    _say(found)
-    return found
+                deleted += 1
+    if deleted:
+        key = os.path.realpath(working_dir)
+        _unsaid[key] = _unsaid.get(key, 0) + deleted
+    return deleted
+
+
+def say_discarded(working_dir: str) -> None:
+    """Say what `discard_partial_files` deleted, for a command that does not recover."""
+    _say(Recovery(partial_files=_unsaid.pop(os.path.realpath(working_dir), 0)))
 
 
 def _subfolders(folder: Path) -> list[Path]:
@@ -130,7 +141,7 @@ def _say(found: Recovery) -> None:
 def recover(pipeline: dlt.Pipeline) -> Recovery:
     """Complete or discard what an earlier, killed process left in `pipeline`'s working folder
     and say so in one line; does nothing (and says nothing) when nothing was left."""
-    found = Recovery()
+    found = Recovery(partial_files=_unsaid.pop(os.path.realpath(pipeline.working_dir), 0))
     _discard_partial(pipeline, found)
     extracted = pipeline.list_extracted_load_packages()
     if extracted:
