@@ -12,14 +12,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import chdir
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 import dlt
 import pytest
 
 from clockodo_source import clockodo_source
-from clockodo_source.app.workspace import BUSY_EXIT
+from clockodo_source.app.workspace import (
+    BRIEF_HOLD,
+    BUSY_EXIT,
+    RunInProgress,
+    pipelines_dir,
+    run_lock,
+)
 from clockodo_source.errors import ConfigurationError
 from clockodo_source.fake.company import CompanyConfig, FakeCompany
 from clockodo_source.fake.limits import Faults, RateLimits
@@ -145,6 +153,45 @@ def test_overlapping_runs_exit_75_or_wait(tmp_path: Path) -> None:
 
         again = _run(["run"], tmp_path, env)  # the lock was released by both
         assert again.returncode == 0, again.stderr
+
+
+def _open_files(pid: int) -> set[str]:
+    files = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            files.add(os.path.realpath(f"/proc/{pid}/fd/{fd}"))
+        except OSError:  # closed meanwhile
+            continue
+    return files
+
+
+def test_a_run_waits_out_a_brief_hold_of_the_lock(tmp_path: Path) -> None:
+    """Commands that only read take the run lock for a moment (`status` while it restores the
+    state, any command as it opens the pipeline): a scheduled run started in that moment loads
+    once the lock is free, instead of exiting 75; a hold longer than the grace is busy."""
+    with FakeClockodoServer(_company(35), api_user=API_USER, api_key=API_KEY) as server:
+        env = _environment(server, tmp_path / "dlt")
+        with patch.dict(os.environ, env), chdir(tmp_path):
+            directory = pipelines_dir("duckdb", "clockodo_pipeline", "clockodo")
+        with run_lock(directory, "clockodo_pipeline", grace=0):
+            run = _start(["run"], tmp_path, env)
+            lock_file = os.path.realpath(os.path.join(directory, "clockodo_pipeline.lock"))
+            deadline = time.monotonic() + 60
+            while lock_file not in _open_files(run.pid) and time.monotonic() < deadline:
+                assert run.poll() is None, run.communicate()
+                time.sleep(0.01)
+            time.sleep(BRIEF_HOLD / 4)  # it has opened the lock file and tries the lock
+            assert run.poll() is None and not server.requests  # waiting for the lock
+        _, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr
+        assert_exact(_reader(tmp_path), server.company)
+
+        began = time.monotonic()
+        with run_lock(directory, "clockodo_pipeline", grace=0), \
+                pytest.raises(RunInProgress, match="another run of pipeline clockodo_pipeline"), \
+                run_lock(directory, "clockodo_pipeline"):
+            pass
+        assert BRIEF_HOLD <= time.monotonic() - began < BRIEF_HOLD + 1.0
 
 
 def test_a_killed_run_leaves_no_lock(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def make_pipeline(pipeline_name: str, destination: str, dataset: str) -> dlt.Pip
         )
     pipelines_dir = workspace.pipelines_dir(destination, pipeline_name, dataset)
     try:
-        with workspace.run_lock(pipelines_dir, pipeline_name):
+        with workspace.run_lock(pipelines_dir, pipeline_name, grace=0):
             pass  # a free lock, taken, clears what a killed run left half-written (`run_lock`)
     except workspace.RunInProgress:
         pass  # a run holds it: this process's own, which recovers, or another's live one

@@ -111,7 +111,7 @@ def pipeline_status(pipeline: dlt.Pipeline, tables: Sequence[str] | None = None
     runs, the local copy of the state is shown, and `busy` says so."""
     busy = None
     try:
-        with run_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+        with run_lock(pipeline.pipelines_dir, pipeline.pipeline_name, grace=0):
             pipeline.sync_destination()
     except RunInProgress as running:
         busy = str(running)

@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,6 +30,10 @@ from clockodo_source.app.recovery import discard_partial_files
 
 #: exit status of a run that found another run of its pipeline in progress (EX_TEMPFAIL)
 BUSY_EXIT = 75
+#: seconds a run waits for the lock before it calls the pipeline busy: commands that only read
+#: hold it for a moment (opening the pipeline, `status` restoring the state), and a scheduled
+#: run that started in that moment was skipped with exit 75
+BRIEF_HOLD = 1.0
 #: configuration values that are secrets, left out of a destination's identity
 _SECRET_KEYS = frozenset({"password", "private_key", "private_key_passphrase", "token",
                           "aws_secret_access_key", "client_secret"})
@@ -80,18 +85,31 @@ def _holder(lock: IO[str]) -> str:
     return f"pid {pid or '?'}, since {since or '?'}"
 
 
-@contextmanager
-def run_lock(directory: str, pipeline_name: str, wait: bool = False,
-             on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Hold the lock of `pipeline_name` for a run. Raises `RunInProgress` with the holder's pid
-    and start time when another process holds it, unless `wait` (then `on_wait(holder)` is
-    called once and the run waits for it). The holder alone writes the pipeline's working
-    folder, so taking the lock first deletes what a killed holder left half-written there."""
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, f"{pipeline_name}.lock"), "a+") as lock:
+def _taken_within(lock: IO[str], seconds: float) -> bool:
+    """Take the lock if it is free or freed within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
         except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+
+@contextmanager
+def run_lock(directory: str, pipeline_name: str, wait: bool = False,
+             on_wait: Callable[[str], None] | None = None, grace: float = BRIEF_HOLD
+             ) -> Iterator[None]:
+    """Hold the lock of `pipeline_name` for a run. Raises `RunInProgress` with the holder's pid
+    and start time when another process holds it for more than `grace` seconds, unless `wait`
+    (then `on_wait(holder)` is called once and the run waits for it). The holder alone writes
+    the pipeline's working folder, so taking the lock first deletes what a killed holder left
+    half-written there."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, f"{pipeline_name}.lock"), "a+") as lock:
+        if not _taken_within(lock, grace):
             holder = _holder(lock)
             if not wait:
                 raise RunInProgress(
