@@ -102,14 +102,14 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def discard_partial_files(working_dir: str) -> int:
+def discard_partial_files(working_dir: str) -> None:
     """Delete the temporary files of writes a killed process did not finish in a pipeline's
-    working folder; returns how many. Only for the holder of the pipeline's run lock
+    working folder. Only for the holder of the pipeline's run lock
     (`workspace.run_lock`): a live run's files are temporary for milliseconds too. They are
     said in the line of the run's recovery (`recover`), or by `say_discarded`."""
     working = Path(working_dir)
     if not working.is_dir():
-        return 0
+        return
     deleted = 0
     tops = _subfolders(working)
     for folder in [working, *tops, *(sub for top in tops for sub in _subfolders(top))]:
@@ -120,7 +120,6 @@ def discard_partial_files(working_dir: str) -> int:
     if deleted:
         key = os.path.realpath(working_dir)
         _unsaid[key] = _unsaid.get(key, 0) + deleted
-    return deleted
 
 
 def say_discarded(working_dir: str) -> None:
