@@ -12,10 +12,10 @@ Job `clockodo_accounts` materializes them all, hourly by schedule (`CLOCKODO_SCH
 expression); the destination is `CLOCKODO_DESTINATION` (default duckdb: one file,
 `clockodo.duckdb`, so the job runs its steps in one process, one account after the other;
 on PostgreSQL each account runs in a process of its own, in parallel). An account's step holds
-its pipeline's run lock, so it fails, naming the holder, while a `clockodo-pipeline` run of the same
-pipeline is in progress, and a run started meanwhile exits 75. What a killed run of the pipeline
-left (a crashed worker, a CLI run killed) does not survive: dagster-dlt drops the pipeline's local
-state before each run and dlt restores it from the destination.
+its pipeline's run lock: while a `clockodo-pipeline` run of the same pipeline is in progress the
+step fails naming it, and a run started meanwhile exits 75. What a killed run of the pipeline
+left (a crashed worker, a CLI run killed) does not carry over: dagster-dlt drops the pipeline's
+local state before each run and dlt restores it from the destination.
 """
 
 # no `from __future__ import annotations`: Dagster reads the context parameter's annotation

@@ -7,8 +7,8 @@ extracted copy; loading moves each job file from `new_jobs` to `started_jobs` to
 `completed_jobs` (with a marker for a job the destination committed before the move), records
 the load in the destination, then moves the package to `load/loaded`. Every file dlt saves (a
 schema, the state, a package's manifest) is first written under a temporary name, 16 hex
-digits, in its storage's folder and then renamed over the file it replaces. A process killed (OOM, a
-lost spot instance, a deploy) between two steps leaves:
+digits, in its storage's folder and then renamed over the file it replaces. A process killed
+(OOM, a lost spot instance, a deploy) between two steps leaves:
 
 - a temporary file not yet renamed: deleted by the next process to take the pipeline's run lock
   (`discard_partial_files`); in `schemas/` dlt would take it for a schema and fail every later
